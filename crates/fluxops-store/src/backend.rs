@@ -1,0 +1,54 @@
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+
+/// An opaque version tag of a stored object (an HTTP ETag for Blob Storage, a content digest for
+/// a folder), used for conditional writes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ETag(pub String);
+
+impl fmt::Display for ETag {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// A stored object's bytes and version tag.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    /// The object's content.
+    pub bytes: Vec<u8>,
+    /// The version tag the content was read at.
+    pub etag: ETag,
+}
+
+/// When a write may go ahead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Only if nothing is stored under the key yet (`If-None-Match: *`).
+    IfAbsent,
+    /// Only if the stored object still has this tag (`If-Match`).
+    IfMatch(ETag),
+}
+
+/// The storage primitives the registry needs; one implementation per place models live.
+///
+/// Keys are `/`-separated relative paths such as `fluxops/latest.json`. The registry's layout and
+/// integrity rules live once in [`crate::Registry`], on top of these four calls.
+#[async_trait]
+pub trait Backend: Send + Sync + fmt::Debug {
+    /// Where this backend stores things, for messages and logs (never contains a secret).
+    fn location(&self) -> String;
+
+    /// Reads an object; `Ok(None)` when there is none under `key`.
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>>;
+
+    /// Writes an object if `condition` holds, failing with [`crate::ErrorKind::AlreadyExists`]
+    /// (for `IfAbsent`) or [`crate::ErrorKind::Conflict`] (for `IfMatch`) when it does not.
+    async fn put(&self, key: &str, bytes: Vec<u8>, condition: WriteCondition) -> Result<ETag>;
+
+    /// Lists every key that starts with `prefix`, in no particular order.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+}

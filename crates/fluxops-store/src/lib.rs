@@ -1,0 +1,37 @@
+//! The FluxOps model registry: versioned model artifacts in a local folder or in Azure Blob
+//! Storage, with one layout and one set of integrity rules for both.
+//!
+//! The way in is [`Registry`]: [`Registry::open`] takes the same source string as the handler's
+//! `FLUXOPS_MODEL_SOURCE`. Storage backends implement the four-call [`Backend`] trait; the layout,
+//! immutability of versions, conditional pointer updates and digest checks live once in
+//! [`Registry`]. Artifacts travel as bytes; `fluxops-inference` parses and verifies their content.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! use fluxops_store::{ErrorKind, Registry};
+//!
+//! let folder = tempfile::tempdir()?;
+//! let registry = Registry::open(folder.path().to_str().unwrap_or_default())?;
+//! let published = registry.publish("fluxops", "v1", b"{}".to_vec(), b"{}".to_vec()).await?;
+//! let latest = registry.latest("fluxops").await?.expect("just published");
+//! assert_eq!(latest.pointer.version, "v1");
+//! assert_eq!(registry.fetch("fluxops", &latest.pointer).await?, b"{}");
+//! // Versions are immutable.
+//! let again = registry.publish("fluxops", "v1", b"[]".to_vec(), b"{}".to_vec()).await;
+//! assert_eq!(again.unwrap_err().kind(), ErrorKind::AlreadyExists);
+//! # drop(published);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod backend;
+mod error;
+mod local;
+mod registry;
+
+pub use backend::{Backend, ETag, StoredObject, WriteCondition};
+pub use error::{Error, ErrorKind, Result};
+pub use local::LocalFolder;
+pub use registry::{LATEST_FILE, Latest, LatestPointer, METRICS_FILE, MODEL_FILE, Registry};

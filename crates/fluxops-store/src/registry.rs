@@ -1,0 +1,275 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use fluxops_inference::sha256_hex;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::backend::{Backend, ETag, WriteCondition};
+use crate::error::{Error, ErrorKind, Result};
+use crate::local::LocalFolder;
+
+/// File name of a version's model artifact.
+pub const MODEL_FILE: &str = "model.json";
+/// File name of a version's evaluation metrics.
+pub const METRICS_FILE: &str = "metrics.json";
+/// File name of a model's pointer to its current version.
+pub const LATEST_FILE: &str = "latest.json";
+
+/// The `<model-name>/latest.json` document: which version is current and its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestPointer {
+    /// The current version.
+    pub version: String,
+    /// Hex SHA-256 of the version's `model.json`; downloads are checked against it.
+    pub sha256: String,
+    /// Key of the version's `model.json` in the registry.
+    pub path: String,
+    /// When this version became current.
+    #[serde(with = "time::serde::rfc3339")]
+    pub published_at: OffsetDateTime,
+}
+
+/// The current pointer of a model and the tag it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Latest {
+    /// The pointer.
+    pub pointer: LatestPointer,
+    /// Its tag, for a conditional update.
+    pub etag: ETag,
+}
+
+/// A model registry: versions laid out as `<name>/<version>/{model,metrics}.json` plus a
+/// `<name>/latest.json` pointer, in any [`Backend`].
+///
+/// Versions are immutable once written; the pointer only moves with a conditional write, so two
+/// publishers cannot silently overwrite each other; every download is checked against the
+/// pointer's digest.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    backend: Arc<dyn Backend>,
+}
+
+impl Registry {
+    /// A registry over any backend.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Registry { backend }
+    }
+
+    /// Opens a registry from a source string: a local folder path.
+    pub fn open(source: &str) -> Result<Self> {
+        if source.starts_with("https://") || source.starts_with("http://") {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "registry {source}: Blob Storage registries are not supported by this build"
+                ),
+            ));
+        }
+        Ok(Registry::new(Arc::new(LocalFolder::new(PathBuf::from(
+            source,
+        )))))
+    }
+
+    /// Where the registry lives, for messages (never contains a secret).
+    pub fn location(&self) -> String {
+        self.backend.location()
+    }
+
+    /// Writes a new version's artifact and metrics, then makes it `latest`.
+    ///
+    /// Fails with [`ErrorKind::AlreadyExists`] if the version exists, and with
+    /// [`ErrorKind::Conflict`] if another publisher moved `latest` in between.
+    pub async fn publish(
+        &self,
+        name: &str,
+        version: &str,
+        model_json: Vec<u8>,
+        metrics_json: Vec<u8>,
+    ) -> Result<Latest> {
+        check_segment("model name", name)?;
+        check_segment("version", version)?;
+        let current = self.latest(name).await?;
+        let sha256 = sha256_hex(&model_json);
+        self.backend
+            .put(
+                &version_key(name, version, MODEL_FILE),
+                model_json,
+                WriteCondition::IfAbsent,
+            )
+            .await?;
+        self.backend
+            .put(
+                &version_key(name, version, METRICS_FILE),
+                metrics_json,
+                WriteCondition::IfAbsent,
+            )
+            .await?;
+        self.point_latest(name, version, sha256, current.map(|latest| latest.etag))
+            .await
+    }
+
+    /// Reads the current pointer; `Ok(None)` when the model has never been published.
+    pub async fn latest(&self, name: &str) -> Result<Option<Latest>> {
+        check_segment("model name", name)?;
+        let key = latest_key(name);
+        let Some(object) = self.backend.get(&key).await? else {
+            return Ok(None);
+        };
+        let pointer: LatestPointer = serde_json::from_slice(&object.bytes).map_err(|error| {
+            Error::new(
+                ErrorKind::Integrity,
+                format!("{key} in {} is not a valid pointer", self.location()),
+            )
+            .with_source(error)
+        })?;
+        Ok(Some(Latest {
+            pointer,
+            etag: object.etag,
+        }))
+    }
+
+    /// Downloads the artifact a pointer names and checks it against the pointer's digest.
+    pub async fn fetch(&self, name: &str, pointer: &LatestPointer) -> Result<Vec<u8>> {
+        check_segment("version", &pointer.version)?;
+        let key = version_key(name, &pointer.version, MODEL_FILE);
+        if pointer.path != key {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "pointer of {name} in {} names {} instead of {key}",
+                    self.location(),
+                    pointer.path
+                ),
+            ));
+        }
+        let bytes = self.get_required(&key).await?;
+        let actual = sha256_hex(&bytes);
+        if actual != pointer.sha256 {
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!(
+                    "{key} in {} has SHA-256 {actual}, but latest.json expects {}",
+                    self.location(),
+                    pointer.sha256
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// Lists a model's versions, oldest first (versions sort by time).
+    pub async fn list_versions(&self, name: &str) -> Result<Vec<String>> {
+        check_segment("model name", name)?;
+        let prefix = format!("{name}/");
+        let mut versions: Vec<String> = self
+            .backend
+            .list(&prefix)
+            .await?
+            .iter()
+            .filter_map(|key| {
+                key.strip_prefix(&prefix)?
+                    .strip_suffix(&format!("/{MODEL_FILE}"))
+                    .filter(|version| !version.contains('/'))
+                    .map(str::to_owned)
+            })
+            .collect();
+        versions.sort();
+        Ok(versions)
+    }
+
+    /// Makes an existing version `latest` (promotion or rollback).
+    ///
+    /// `expected` is the tag of the pointer the caller read (`None`: there must be no pointer
+    /// yet); the write fails with [`ErrorKind::Conflict`] if the pointer moved since.
+    pub async fn promote(
+        &self,
+        name: &str,
+        version: &str,
+        expected: Option<ETag>,
+    ) -> Result<Latest> {
+        check_segment("model name", name)?;
+        check_segment("version", version)?;
+        let bytes = self
+            .get_required(&version_key(name, version, MODEL_FILE))
+            .await?;
+        self.point_latest(name, version, sha256_hex(&bytes), expected)
+            .await
+    }
+
+    async fn point_latest(
+        &self,
+        name: &str,
+        version: &str,
+        sha256: String,
+        expected: Option<ETag>,
+    ) -> Result<Latest> {
+        let pointer = LatestPointer {
+            version: version.to_owned(),
+            sha256,
+            path: version_key(name, version, MODEL_FILE),
+            published_at: OffsetDateTime::now_utc(),
+        };
+        let bytes = serde_json::to_vec_pretty(&pointer).unwrap_or_default();
+        let condition = match expected {
+            Some(etag) => WriteCondition::IfMatch(etag),
+            None => WriteCondition::IfAbsent,
+        };
+        let etag = self
+            .backend
+            .put(&latest_key(name), bytes, condition)
+            .await
+            .map_err(|error| match error.kind() {
+                // A pointer appearing under an `IfAbsent` write is a lost race too.
+                ErrorKind::AlreadyExists | ErrorKind::Conflict => Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "another publisher updated {} in {} first; read it again and retry",
+                        latest_key(name),
+                        self.location()
+                    ),
+                )
+                .with_source(error),
+                _ => error,
+            })?;
+        Ok(Latest { pointer, etag })
+    }
+
+    async fn get_required(&self, key: &str) -> Result<Vec<u8>> {
+        match self.backend.get(key).await? {
+            Some(object) => Ok(object.bytes),
+            None => Err(Error::new(
+                ErrorKind::NotFound,
+                format!("{key} does not exist in {}", self.location()),
+            )),
+        }
+    }
+}
+
+fn version_key(name: &str, version: &str, file: &str) -> String {
+    format!("{name}/{version}/{file}")
+}
+
+fn latest_key(name: &str) -> String {
+    format!("{name}/{LATEST_FILE}")
+}
+
+/// Names and versions become path segments and blob names: keep them to a safe alphabet.
+fn check_segment(what: &str, value: &str) -> Result<()> {
+    let valid = !value.is_empty()
+        && value.len() <= 128
+        && value.starts_with(|first: char| first.is_ascii_alphanumeric())
+        && value
+            .chars()
+            .all(|character| character.is_ascii_alphanumeric() || "._-".contains(character));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{what} {value:?} must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            ),
+        ))
+    }
+}

