@@ -78,6 +78,9 @@ struct TreeRoot {
 /// of a walk without spilling registers.
 const LANES: usize = 8;
 
+/// Rows per thread below which [`CompiledForest::votes_batch`] does not split a batch.
+pub const PARALLEL_MIN_ROWS: usize = 1024;
+
 /// A forest compiled into one flat, cache-friendly array for prediction.
 ///
 /// Layout: structure of one packed array of [`Step`]s for all trees (pre-order, left child
@@ -237,10 +240,16 @@ impl CompiledForest {
         Ok(Votes { counts, winner })
     }
 
-    /// Counts the votes for every row of a batch, after checking all of it.
+    /// Counts the votes for every row of a batch, after checking all of it, on up to
+    /// `n_threads` threads (scoped; only batches of at least [`PARALLEL_MIN_ROWS`] rows are
+    /// split, as smaller ones finish before a thread would start).
     ///
     /// Returns a `rows x n_classes` vote table, row-major. Fails on the first bad row, naming it.
-    pub fn votes_batch(&self, rows: ArrayView2<'_, f64>) -> Result<Vec<u32>, InputError> {
+    pub fn votes_batch(
+        &self,
+        rows: ArrayView2<'_, f64>,
+        n_threads: usize,
+    ) -> Result<Vec<u32>, InputError> {
         if rows.nrows() == 0 {
             return Err(InputError::EmptyBatch);
         }
@@ -258,36 +267,63 @@ impl CompiledForest {
             self.check_row(row, Some(row_idx))?;
         }
         let mut table = vec![0_u32; rows.nrows() * self.n_classes];
+        let n_threads = n_threads.clamp(1, rows.nrows().div_ceil(PARALLEL_MIN_ROWS));
+        if n_threads == 1 {
+            self.fill_votes(flat, &mut table);
+        } else {
+            // Whole blocks of LANES rows per thread, so every thread runs full interleaved walks.
+            let rows_per_thread = rows.nrows().div_ceil(n_threads).next_multiple_of(LANES);
+            std::thread::scope(|scope| {
+                for (row_chunk, table_chunk) in flat
+                    .chunks(rows_per_thread * width)
+                    .zip(table.chunks_mut(rows_per_thread * self.n_classes))
+                {
+                    scope.spawn(move || self.fill_votes(row_chunk, table_chunk));
+                }
+            });
+        }
+        Ok(table)
+    }
+
+    /// Adds the votes of checked, row-major `rows` into `table` (`rows x n_classes`).
+    fn fill_votes(&self, rows: &[f64], table: &mut [u32]) {
+        let width = self.n_features;
         // Lanes run over rows: each tree walks up to LANES rows at once while it is hot in cache.
-        for (block_idx, block) in flat.chunks(width * LANES).enumerate() {
-            let block_rows: Vec<&[f64]> = block.chunks_exact(width).collect();
-            let block_table = &mut table[block_idx * LANES * self.n_classes..]
-                [..block_rows.len() * self.n_classes];
+        for (block, block_table) in rows
+            .chunks(width * LANES)
+            .zip(table.chunks_mut(self.n_classes * LANES))
+        {
+            let mut block_rows: [&[f64]; LANES] = [&[]; LANES];
+            for (slot, row) in block_rows.iter_mut().zip(block.chunks_exact(width)) {
+                *slot = row;
+            }
+            let n_rows = block.len() / width;
             for tree in &self.roots {
                 let mut positions = [tree.root; LANES];
                 for _ in 0..tree.depth {
-                    for (position, row) in positions.iter_mut().zip(&block_rows) {
+                    for (position, row) in positions.iter_mut().zip(&block_rows[..n_rows]) {
                         *position = self.step(*position, row);
                     }
                 }
-                for (lane, &position) in positions.iter().take(block_rows.len()).enumerate() {
+                for (lane, &position) in positions[..n_rows].iter().enumerate() {
                     block_table
                         [lane * self.n_classes + self.leaf_class[position as usize] as usize] += 1;
                 }
             }
         }
-        Ok(table)
     }
 
     /// Takes one step of a walk: left child (next step) when `row[feature] <= threshold`.
+    ///
+    /// Written as a mask select rather than an `if`: which way a row goes is a coin toss the
+    /// branch predictor loses half the time, while the select costs the same every step and
+    /// lets the interleaved walks overlap.
     #[inline(always)]
     fn step(&self, position: u32, row: &[f64]) -> u32 {
         let step = self.steps[position as usize];
-        if row[step.feature as usize] <= step.threshold {
-            position + 1
-        } else {
-            step.right
-        }
+        // All ones to go right (including a leaf's NaN threshold), all zeros to go left.
+        let mask = u32::from(row[step.feature as usize] <= step.threshold).wrapping_sub(1);
+        ((position + 1) & !mask) | (step.right & mask)
     }
 }
 
@@ -378,4 +414,256 @@ fn check_tree(
 /// Converts an index into the compact `u32` form; `compile` has checked that every index fits.
 fn to_u32(value: usize) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(feature: usize, threshold: f64, left: usize, right: usize) -> NodeSpec {
+        NodeSpec::Split {
+            feature,
+            threshold,
+            left,
+            right,
+        }
+    }
+
+    fn leaf(class: usize) -> NodeSpec {
+        NodeSpec::Leaf { class }
+    }
+
+    fn forest_of(trees: Vec<Vec<NodeSpec>>) -> ForestSpec {
+        ForestSpec {
+            n_features: 2,
+            n_classes: 3,
+            trees: trees.into_iter().map(|nodes| TreeSpec { nodes }).collect(),
+        }
+    }
+
+    /// Compiles a one-tree forest and returns the error, if any.
+    fn check(nodes: Vec<NodeSpec>) -> Result<(), ForestError> {
+        CompiledForest::compile(&forest_of(vec![nodes])).map(|_| ())
+    }
+
+    #[test]
+    fn a_proper_tree_compiles() {
+        assert_eq!(check(vec![split(0, 0.5, 1, 2), leaf(0), leaf(2)]), Ok(()));
+    }
+
+    #[test]
+    fn refuses_structural_corruption_naming_tree_and_node() {
+        let cases = [
+            (
+                vec![split(0, 0.5, 1, 9), leaf(0), leaf(1)],
+                ForestError::ChildOutOfRange {
+                    tree: 0,
+                    node: 0,
+                    child: 9,
+                    n_nodes: 3,
+                },
+            ),
+            (
+                // A child pointing back at its parent would loop forever.
+                vec![split(0, 0.5, 1, 2), split(1, 0.5, 0, 2), leaf(1)],
+                ForestError::ChildOutOfRange {
+                    tree: 0,
+                    node: 1,
+                    child: 0,
+                    n_nodes: 3,
+                },
+            ),
+            (
+                vec![split(0, 0.5, 1, 1), leaf(0)],
+                ForestError::NotATree { tree: 0, node: 1 },
+            ),
+            (
+                vec![split(0, 0.5, 1, 2), leaf(0), leaf(1), leaf(2)],
+                ForestError::NotATree { tree: 0, node: 3 },
+            ),
+            (
+                vec![split(2, 0.5, 1, 2), leaf(0), leaf(1)],
+                ForestError::FeatureOutOfRange {
+                    tree: 0,
+                    node: 0,
+                    feature: 2,
+                    n_features: 2,
+                },
+            ),
+            (
+                vec![split(0, 0.5, 1, 2), leaf(0), leaf(3)],
+                ForestError::ClassOutOfRange {
+                    tree: 0,
+                    node: 2,
+                    class: 3,
+                    n_classes: 3,
+                },
+            ),
+            (
+                vec![split(0, f64::INFINITY, 1, 2), leaf(0), leaf(1)],
+                ForestError::NonFiniteThreshold { tree: 0, node: 0 },
+            ),
+            (vec![], ForestError::EmptyTree { tree: 0 }),
+        ];
+        for (nodes, expected) in cases {
+            assert_eq!(check(nodes), Err(expected));
+        }
+        assert_eq!(
+            CompiledForest::compile(&forest_of(vec![])).map(|_| ()),
+            Err(ForestError::Empty)
+        );
+    }
+
+    #[test]
+    fn splits_send_equal_values_left_like_smartcore() {
+        let forest = CompiledForest::compile(&forest_of(vec![vec![
+            split(1, 0.5, 1, 2),
+            leaf(0),
+            leaf(2),
+        ]]))
+        .unwrap();
+        assert_eq!(forest.votes(&[9.0, 0.5]).unwrap().winner, 0);
+        assert_eq!(forest.votes(&[9.0, 0.500_000_1]).unwrap().winner, 2);
+    }
+
+    #[test]
+    fn ties_go_to_the_lowest_class_index() {
+        // Two trees: one votes class 2, one votes class 1.
+        let forest =
+            CompiledForest::compile(&forest_of(vec![vec![leaf(2)], vec![leaf(1)]])).unwrap();
+        let votes = forest.votes(&[0.0, 0.0]).unwrap();
+        assert_eq!(votes.counts, vec![0, 1, 1]);
+        assert_eq!(votes.winner, 1);
+    }
+
+    #[test]
+    fn rejects_bad_rows_naming_the_position() {
+        let forest = CompiledForest::compile(&forest_of(vec![vec![leaf(0)]])).unwrap();
+        assert_eq!(
+            forest.votes(&[1.0]),
+            Err(InputError::WrongFeatureCount {
+                row: None,
+                expected: 2,
+                actual: 1
+            })
+        );
+        assert_eq!(
+            forest.votes(&[1.0, f64::NAN]),
+            Err(InputError::NonFinite {
+                row: None,
+                index: 1
+            })
+        );
+        let batch = ndarray::array![[0.0, 1.0], [f64::NEG_INFINITY, 0.0]];
+        assert_eq!(
+            forest.votes_batch(batch.view(), 1),
+            Err(InputError::NonFinite {
+                row: Some(1),
+                index: 0
+            })
+        );
+        assert_eq!(
+            forest.votes_batch(ndarray::Array2::zeros((0, 2)).view(), 1),
+            Err(InputError::EmptyBatch)
+        );
+    }
+
+    /// A forest of random deep trees, for checking the interleaved walks against a plain one.
+    fn random_forest(n_trees: usize, seed: u64) -> ForestSpec {
+        let mut state = seed;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 33
+        };
+        let trees = (0..n_trees)
+            .map(|_| {
+                let mut nodes = vec![leaf(0)];
+                // Grow by replacing random leaves with splits; children always come later.
+                for _ in 0..40 {
+                    let target = (next() as usize) % nodes.len();
+                    if let NodeSpec::Leaf { .. } = nodes[target] {
+                        let left = nodes.len();
+                        nodes.push(leaf((next() % 3) as usize));
+                        nodes.push(leaf((next() % 3) as usize));
+                        let threshold = (next() % 1000) as f64 / 500.0 - 1.0;
+                        nodes[target] = split((next() % 2) as usize, threshold, left, left + 1);
+                    }
+                }
+                TreeSpec { nodes }
+            })
+            .collect();
+        ForestSpec {
+            n_features: 2,
+            n_classes: 3,
+            trees,
+        }
+    }
+
+    /// The obvious walk, straight from the spec.
+    fn reference_votes(spec: &ForestSpec, row: &[f64]) -> Vec<u32> {
+        let mut counts = vec![0; spec.n_classes];
+        for tree in &spec.trees {
+            let mut node = 0;
+            loop {
+                match tree.nodes[node] {
+                    NodeSpec::Split {
+                        feature,
+                        threshold,
+                        left,
+                        right,
+                    } => {
+                        node = if row[feature] <= threshold {
+                            left
+                        } else {
+                            right
+                        };
+                    }
+                    NodeSpec::Leaf { class } => {
+                        counts[class] += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        counts
+    }
+
+    #[test]
+    fn interleaved_walks_match_a_plain_walk() {
+        let spec = random_forest(37, 11);
+        let forest = CompiledForest::compile(&spec).unwrap();
+        let rows: Vec<[f64; 2]> = (0..101)
+            .map(|idx| [(idx as f64 * 0.37).sin(), (idx as f64 * 0.11).cos()])
+            .collect();
+        let flat: Vec<f64> = rows.iter().flatten().copied().collect();
+        let batch = ndarray::Array2::from_shape_vec((rows.len(), 2), flat).unwrap();
+        let table = forest.votes_batch(batch.view(), 1).unwrap();
+        for (row_idx, row) in rows.iter().enumerate() {
+            let expected = reference_votes(&spec, row);
+            assert_eq!(forest.votes(row).unwrap().counts, expected, "row {row_idx}");
+            assert_eq!(
+                &table[row_idx * 3..row_idx * 3 + 3],
+                expected.as_slice(),
+                "batch row {row_idx}"
+            );
+        }
+        // A column-major view gives the same table.
+        let transposed = batch.t().to_owned();
+        assert_eq!(forest.votes_batch(transposed.t(), 1).unwrap(), table);
+        // So does a batch split over threads.
+        let big = ndarray::Array2::from_shape_fn((3000, 2), |(row, col)| {
+            ((row * 7 + col * 3) as f64 * 0.13).sin()
+        });
+        let split_table = forest.votes_batch(big.view(), 3).unwrap();
+        assert_eq!(split_table, forest.votes_batch(big.view(), 1).unwrap());
+        for row_idx in [0, 1023, 1024, 2999] {
+            let row = big.row(row_idx).to_vec();
+            assert_eq!(
+                &split_table[row_idx * 3..row_idx * 3 + 3],
+                reference_votes(&spec, &row).as_slice()
+            );
+        }
+    }
 }

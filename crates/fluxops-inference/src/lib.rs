@@ -41,6 +41,6 @@ pub use artifact::{
     forest_sha256, sha256_hex,
 };
 pub use error::{ArtifactError, ForestError, InputError};
-pub use forest::{CompiledForest, ForestSpec, NodeSpec, TreeSpec, Votes};
+pub use forest::{CompiledForest, ForestSpec, NodeSpec, PARALLEL_MIN_ROWS, TreeSpec, Votes};
 pub use metrics::{AveragedMetrics, ClassMetrics, Evaluation};
 pub use model::{BatchPrediction, Model, Prediction};

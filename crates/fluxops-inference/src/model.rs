@@ -132,10 +132,21 @@ impl Model {
         })
     }
 
-    /// Predicts every row of a `rows x features` batch, after checking all of it.
+    /// Predicts every row of a `rows x features` batch on the calling thread, after checking all
+    /// of it.
     pub fn predict_batch(&self, rows: ArrayView2<'_, f64>) -> Result<BatchPrediction, InputError> {
+        self.predict_batch_on_threads(rows, 1)
+    }
+
+    /// Like [`Model::predict_batch`], but splits batches of at least
+    /// [`crate::PARALLEL_MIN_ROWS`] rows per thread over up to `n_threads` scoped threads.
+    pub fn predict_batch_on_threads(
+        &self,
+        rows: ArrayView2<'_, f64>,
+        n_threads: usize,
+    ) -> Result<BatchPrediction, InputError> {
         let n_classes = self.forest.n_classes();
-        let table = self.forest.votes_batch(rows)?;
+        let table = self.forest.votes_batch(rows, n_threads)?;
         let n_trees = self.forest.n_trees() as f64;
         let class_indices: Vec<usize> = table.chunks_exact(n_classes).map(winner).collect();
         let labels = class_indices

@@ -1,1 +1,44 @@
-fn main() {}
+//! Training speed: the whole `train` call (split, parallel fit, compile, check against
+//! smartcore, evaluate) on the reference 1000x10 data, and on 100000x20 data both as shipped
+//! (4 shards on all cores) and as the single-threaded baseline (one smartcore forest, one thread).
+//!
+//! Run with `cargo bench -p fluxops-trainer --bench fit`; the 100000x20 cases take minutes, so
+//! `cargo bench -p fluxops-trainer --bench fit -- 1000x10` runs only the quick one.
+
+use divan::Bencher;
+use fluxops_trainer::{Dataset, Silent, TrainOptions, train};
+
+#[divan::bench(sample_count = 10)]
+fn fit_1000x10(bencher: Bencher) {
+    let data = Dataset::synthetic(1000, 10, 42);
+    bencher.bench_local(|| {
+        train(&data, &TrainOptions::default(), &Silent)
+            .map(|outcome| outcome.report.evaluation.accuracy)
+    });
+}
+
+#[divan::bench(sample_count = 1, sample_size = 1)]
+fn fit_100000x20_sharded(bencher: Bencher) {
+    let data = Dataset::synthetic(100_000, 20, 42);
+    bencher.bench_local(|| {
+        train(&data, &TrainOptions::default(), &Silent)
+            .map(|outcome| outcome.report.evaluation.accuracy)
+    });
+}
+
+#[divan::bench(sample_count = 1, sample_size = 1)]
+fn fit_100000x20_single_thread_baseline(bencher: Bencher) {
+    let data = Dataset::synthetic(100_000, 20, 42);
+    let options = TrainOptions {
+        n_shards: 1,
+        n_threads: 1,
+        ..TrainOptions::default()
+    };
+    bencher.bench_local(|| {
+        train(&data, &options, &Silent).map(|outcome| outcome.report.evaluation.accuracy)
+    });
+}
+
+fn main() {
+    divan::main();
+}

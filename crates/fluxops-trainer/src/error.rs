@@ -1,0 +1,154 @@
+use thiserror::Error;
+
+/// Why training data could not be used. Every variant names the file, and the line and column
+/// where there is one (lines count from 1 and include the header).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// The file could not be read.
+    #[error("cannot read {file}: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file has no header or no data rows.
+    #[error("{file} is empty: expected a header row and at least one data row")]
+    Empty {
+        /// The file.
+        file: String,
+    },
+    /// The header has no column named like the target.
+    #[error(
+        "{file} has no target column {target:?} (columns: {columns}); choose one with --target"
+    )]
+    MissingTarget {
+        /// The file.
+        file: String,
+        /// The target column asked for.
+        target: String,
+        /// The columns found.
+        columns: String,
+    },
+    /// The target is the only column.
+    #[error("{file} has no feature columns besides the target")]
+    NoFeatures {
+        /// The file.
+        file: String,
+    },
+    /// A row has a different number of cells than the header.
+    #[error("{file} line {line}: expected {expected} cells like the header, found {found}")]
+    Ragged {
+        /// The file.
+        file: String,
+        /// The line.
+        line: u64,
+        /// Cells in the header.
+        expected: usize,
+        /// Cells in the row.
+        found: usize,
+    },
+    /// A cell is empty.
+    #[error(
+        "{file} line {line} column {column:?}: empty cell; fill or drop missing values before training"
+    )]
+    EmptyCell {
+        /// The file.
+        file: String,
+        /// The line.
+        line: u64,
+        /// The column name.
+        column: String,
+    },
+    /// A feature cell is not a finite number.
+    #[error("{file} line {line} column {column:?}: {value:?} is not a finite number")]
+    NotNumeric {
+        /// The file.
+        file: String,
+        /// The line.
+        line: u64,
+        /// The column name.
+        column: String,
+        /// The cell as read.
+        value: String,
+    },
+    /// A target cell is not an integer class label.
+    #[error(
+        "{file} line {line} column {column:?}: {value:?} is not an integer class label (32-bit)"
+    )]
+    BadLabel {
+        /// The file.
+        file: String,
+        /// The line.
+        line: u64,
+        /// The column name.
+        column: String,
+        /// The cell as read.
+        value: String,
+    },
+    /// The target column holds a single class.
+    #[error(
+        "{file}: target column {target:?} holds only class {label}; a classifier needs at least two classes"
+    )]
+    OneClass {
+        /// The file.
+        file: String,
+        /// The target column.
+        target: String,
+        /// The only label.
+        label: i64,
+    },
+    /// Any other CSV syntax problem.
+    #[error("{file} line {line}: {message}")]
+    Csv {
+        /// The file.
+        file: String,
+        /// The line.
+        line: u64,
+        /// The CSV parser's message.
+        message: String,
+    },
+}
+
+/// Why training stopped after the data was read.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// The data could not be used.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A parameter is out of range.
+    #[error("invalid parameter: {0}")]
+    Parameter(String),
+    /// A class has too few rows to appear in both the training and the test split.
+    #[error(
+        "class {label} has {rows} row(s): too few to appear in both the training and the test split (test size {test_size}); add rows or change --test-size"
+    )]
+    TooFewRows {
+        /// The class.
+        label: i64,
+        /// Its rows.
+        rows: usize,
+        /// The test share asked for.
+        test_size: f64,
+    },
+    /// smartcore failed to fit.
+    #[error("smartcore could not fit the forest: {0}")]
+    Fit(String),
+    /// smartcore's serialised forest no longer has the layout this trainer reads.
+    #[error(
+        "smartcore's serialised forest layout changed (this trainer reads smartcore 0.7.0): {0}"
+    )]
+    SmartcoreLayout(String),
+    /// The compiled forest disagrees with smartcore: the artifact is not written.
+    #[error("compiled forest disagrees with smartcore on {what}; refusing to write the artifact")]
+    Disagreement {
+        /// Where the two differ.
+        what: String,
+    },
+    /// The compiled forest is invalid.
+    #[error("compiled forest is invalid: {0}")]
+    Forest(#[from] fluxops_inference::ForestError),
+}

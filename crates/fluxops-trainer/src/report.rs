@@ -1,0 +1,76 @@
+//! The human-readable summary of a training run.
+
+use std::fmt::Write;
+
+use crate::train::TrainOutcome;
+
+/// Renders a run's evaluation as a table a person can read in a terminal.
+pub fn render_report(outcome: &TrainOutcome) -> String {
+    let report = &outcome.report;
+    let evaluation = &report.evaluation;
+    let algorithm = &outcome.artifact.metadata.algorithm;
+    let data = &report.training_data;
+    let mut text = String::new();
+    let _ = writeln!(text, "model     {} version {}", report.name, report.version);
+    let _ = writeln!(
+        text,
+        "data      {} ({} rows: {} train / {} test)",
+        data.source, data.n_rows, data.n_train_rows, data.n_test_rows
+    );
+    let _ = writeln!(
+        text,
+        "forest    {} trees, max depth {}, {} shards, seed {}",
+        algorithm.n_trees,
+        algorithm
+            .max_depth
+            .map_or_else(|| "unlimited".to_owned(), |depth| depth.to_string()),
+        algorithm.n_shards,
+        algorithm.seed
+    );
+    let _ = writeln!(
+        text,
+        "checked   compiled forest == smartcore on all {} test rows",
+        report.rows_checked_against_smartcore
+    );
+    let _ = writeln!(text, "accuracy  {:.4}\n", evaluation.accuracy);
+    let _ = writeln!(
+        text,
+        "{:>12} {:>10} {:>10} {:>10} {:>9}",
+        "class", "precision", "recall", "f1", "support"
+    );
+    for class in &evaluation.per_class {
+        let _ = writeln!(
+            text,
+            "{:>12} {:>10.4} {:>10.4} {:>10.4} {:>9}",
+            class.label, class.precision, class.recall, class.f1, class.support
+        );
+    }
+    for (name, average) in [
+        ("macro avg", &evaluation.macro_avg),
+        ("weighted avg", &evaluation.weighted_avg),
+    ] {
+        let _ = writeln!(
+            text,
+            "{:>12} {:>10.4} {:>10.4} {:>10.4} {:>9}",
+            name, average.precision, average.recall, average.f1, evaluation.n_samples
+        );
+    }
+    let _ = writeln!(
+        text,
+        "\nconfusion matrix (rows: true class, columns: predicted)"
+    );
+    let labels = &outcome.artifact.metadata.class_labels;
+    let _ = write!(text, "{:>12}", "");
+    for label in labels {
+        let _ = write!(text, " {label:>8}");
+    }
+    let _ = writeln!(text);
+    for (label, row) in labels.iter().zip(&evaluation.confusion_matrix) {
+        let _ = write!(text, "{label:>12}");
+        for count in row {
+            let _ = write!(text, " {count:>8}");
+        }
+        let _ = writeln!(text);
+    }
+    text
+}
