@@ -2,9 +2,17 @@
 //! Storage, with one layout and one set of integrity rules for both.
 //!
 //! The way in is [`Registry`]: [`Registry::open`] takes the same source string as the handler's
-//! `FLUXOPS_MODEL_SOURCE`. Storage backends implement the four-call [`Backend`] trait; the layout,
+//! `FLUXOPS_MODEL_SOURCE`: a folder, a container URL
+//! (`https://<account>.blob.core.windows.net/<container>`) or `azurite`. Storage backends
+//! implement the four-call [`Backend`] trait ([`LocalFolder`], [`BlobStore`]); the layout,
 //! immutability of versions, conditional pointer updates and digest checks live once in
 //! [`Registry`]. Artifacts travel as bytes; `fluxops-inference` parses and verifies their content.
+//!
+//! Blob Storage sign-in is chosen from the environment ([`AzureEnvironment`], rules on
+//! [`BlobSettings::from_source`]): a connection string (signed with SharedKey by this crate, as the
+//! SDK has no key support), workload or managed identity, or the developer's Azure CLI sign-in.
+//! [`read_object`] and [`write_object`] move single files (training data, run logs) with the
+//! same rules.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new()?.block_on(async {
@@ -27,11 +35,22 @@
 #![deny(missing_docs)]
 
 mod backend;
+mod blob;
 mod error;
 mod local;
+mod object;
 mod registry;
+mod settings;
+mod shared_key;
 
 pub use backend::{Backend, ETag, StoredObject, WriteCondition};
+pub use blob::BlobStore;
 pub use error::{Error, ErrorKind, Result};
 pub use local::LocalFolder;
+pub use object::{create_container, read_object, write_object};
 pub use registry::{LATEST_FILE, Latest, LatestPointer, METRICS_FILE, MODEL_FILE, Registry};
+pub use settings::{
+    AZURITE_CONTAINER, AZURITE_SOURCE, AzureEnvironment, BlobAuth, BlobSettings, RetrySettings,
+    blob_location,
+};
+pub use shared_key::AccountKey;

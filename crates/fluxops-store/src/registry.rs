@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::backend::{Backend, ETag, WriteCondition};
+use crate::blob::BlobStore;
 use crate::error::{Error, ErrorKind, Result};
 use crate::local::LocalFolder;
+use crate::settings::{AzureEnvironment, BlobSettings, is_blob_source};
 
 /// File name of a version's model artifact.
 pub const MODEL_FILE: &str = "model.json";
@@ -56,19 +58,28 @@ impl Registry {
         Registry { backend }
     }
 
-    /// Opens a registry from a source string: a local folder path.
+    /// Opens a registry from a source string: a container URL
+    /// (`https://<account>.blob.core.windows.net/<container>`), `azurite`, or else a local folder
+    /// path (write `./azurite` for a folder of that name).
+    ///
+    /// Blob sign-in comes from the process environment, as [`BlobSettings::from_source`]
+    /// describes; use [`Registry::open_blob`] to pass the settings as values instead.
     pub fn open(source: &str) -> Result<Self> {
-        if source.starts_with("https://") || source.starts_with("http://") {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "registry {source}: Blob Storage registries are not supported by this build"
-                ),
-            ));
+        if is_blob_source(source) {
+            return Registry::open_blob(BlobSettings::from_source(
+                source,
+                &AzureEnvironment::from_process(),
+            )?);
         }
         Ok(Registry::new(Arc::new(LocalFolder::new(PathBuf::from(
             source,
         )))))
+    }
+
+    /// Opens a registry in a Blob Storage container. Sends no request, so it succeeds while the
+    /// service is unreachable; the first operation reports that.
+    pub fn open_blob(settings: BlobSettings) -> Result<Self> {
+        Ok(Registry::new(Arc::new(BlobStore::new(settings)?)))
     }
 
     /// Where the registry lives, for messages (never contains a secret).

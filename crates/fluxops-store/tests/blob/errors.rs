@@ -1,0 +1,116 @@
+//! Each failure says what is missing or refused, naming account, container and blob.
+
+use std::time::{Duration, Instant};
+
+use fluxops_store::{
+    AccountKey, BlobAuth, BlobSettings, BlobStore, ErrorKind, LatestPointer, Registry,
+};
+
+use crate::support::{
+    QUICK_RETRY, artifact, container_url, fresh_registry, settings, unique_container,
+};
+
+#[tokio::test]
+async fn a_missing_container_is_named() {
+    let container = unique_container("absent");
+    let registry = Registry::open_blob(settings(&container)).unwrap();
+    let error = registry.latest("fluxops").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!(
+            "container {container} does not exist in storage account devstoreaccount1"
+        )),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_blob_is_named() {
+    let (registry, _) = fresh_registry("noblob").await;
+    registry
+        .publish("fluxops", "v1", artifact("1"), b"{}".to_vec())
+        .await
+        .unwrap();
+    let mut pointer: LatestPointer = registry.latest("fluxops").await.unwrap().unwrap().pointer;
+    pointer.version = "v9".into();
+    pointer.path = "fluxops/v9/model.json".into();
+    let error = registry.fetch("fluxops", &pointer).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("fluxops/v9/model.json does not exist in container noblob-"),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("storage account devstoreaccount1"),
+        "{error}"
+    );
+
+    let promote = registry.promote("fluxops", "v9", None).await.unwrap_err();
+    assert_eq!(promote.kind(), ErrorKind::NotFound, "{promote}");
+}
+
+#[tokio::test]
+async fn a_wrong_account_key_is_refused_as_a_permission_error() {
+    let container = unique_container("wrongkey");
+    BlobStore::new(settings(&container))
+        .unwrap()
+        .create_container()
+        .await
+        .unwrap();
+    let wrong = BlobSettings::new(
+        &container_url(&container),
+        BlobAuth::SharedKey(AccountKey::new(
+            "devstoreaccount1",
+            "d3Jvbmcta2V5LXdyb25nLWtleQ==",
+        )),
+    )
+    .unwrap()
+    .with_retry(QUICK_RETRY);
+    let error = Registry::open_blob(wrong)
+        .unwrap()
+        .latest("fluxops")
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error}");
+    let message = error.to_string();
+    // Azure says AuthenticationFailed, Azurite AuthorizationFailure: both are 403.
+    assert!(message.contains("HTTP 403 "), "{message}");
+    assert!(message.contains("account key was refused"), "{message}");
+    assert!(message.contains("fluxops/latest.json"), "{message}");
+    assert!(!message.contains("d3Jvbmcta2V5"), "{message}");
+}
+
+#[tokio::test]
+async fn an_unreachable_service_is_unavailable_after_bounded_retries() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/devstoreaccount1/models");
+    let settings = BlobSettings::new(&url, BlobAuth::SharedKey(AccountKey::development()))
+        .unwrap()
+        .with_retry(QUICK_RETRY);
+    let started = Instant::now();
+    let error = Registry::open_blob(settings)
+        .unwrap()
+        .latest("fluxops")
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+    assert!(
+        error.to_string().contains(&format!("cannot reach {url}")),
+        "{error}"
+    );
+    assert!(error.to_string().contains("3 tries"), "{error}");
+    // Two retries after 100 ms and 200 ms (each plus up to 255 ms of jitter): bounded, not instant.
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}

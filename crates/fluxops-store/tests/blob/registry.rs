@@ -1,0 +1,184 @@
+//! The registry rules, enforced by Blob Storage itself: immutable versions, conditional pointer
+//! updates, digest checks.
+
+use fluxops_store::{Backend, ErrorKind, MODEL_FILE, WriteCondition};
+
+use crate::support::{artifact, fresh_registry};
+
+#[tokio::test]
+async fn publish_fetch_list_and_roll_back() {
+    let (registry, _) = fresh_registry("roundtrip").await;
+    assert!(registry.latest("fluxops").await.unwrap().is_none());
+
+    let first = registry
+        .publish(
+            "fluxops",
+            "20261127T220000Z-aaaa",
+            artifact("a"),
+            b"{}".to_vec(),
+        )
+        .await
+        .unwrap();
+    let second = registry
+        .publish(
+            "fluxops",
+            "20261127T230000Z-bbbb",
+            artifact("b"),
+            b"{}".to_vec(),
+        )
+        .await
+        .unwrap();
+    // The pointer's ETag is what the handler watches: every move changes it.
+    assert_ne!(first.etag, second.etag);
+
+    let latest = registry.latest("fluxops").await.unwrap().unwrap();
+    assert_eq!(latest.pointer.version, "20261127T230000Z-bbbb");
+    assert_eq!(latest.etag, second.etag);
+    assert_eq!(
+        registry.fetch("fluxops", &latest.pointer).await.unwrap(),
+        artifact("b")
+    );
+    assert_eq!(
+        registry.list_versions("fluxops").await.unwrap(),
+        ["20261127T220000Z-aaaa", "20261127T230000Z-bbbb"]
+    );
+
+    let rolled_back = registry
+        .promote(
+            "fluxops",
+            "20261127T220000Z-aaaa",
+            Some(latest.etag.clone()),
+        )
+        .await
+        .unwrap();
+    let latest = registry.latest("fluxops").await.unwrap().unwrap();
+    assert_eq!(latest.pointer.version, "20261127T220000Z-aaaa");
+    assert_eq!(latest.etag, rolled_back.etag);
+    assert_eq!(
+        registry.fetch("fluxops", &latest.pointer).await.unwrap(),
+        artifact("a")
+    );
+}
+
+#[tokio::test]
+async fn a_published_version_cannot_be_overwritten() {
+    let (registry, store) = fresh_registry("immutable").await;
+    registry
+        .publish("fluxops", "v1", artifact("1"), b"{}".to_vec())
+        .await
+        .unwrap();
+    let again = registry
+        .publish("fluxops", "v1", artifact("evil"), b"{}".to_vec())
+        .await
+        .unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::AlreadyExists, "{again}");
+    assert!(
+        again.to_string().contains("fluxops/v1/model.json"),
+        "{again}"
+    );
+    let stored = store
+        .get(&format!("fluxops/v1/{MODEL_FILE}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.bytes, artifact("1"));
+}
+
+#[tokio::test]
+async fn of_two_writers_holding_the_same_etag_exactly_one_wins() {
+    let (registry, _) = fresh_registry("race").await;
+    registry
+        .publish("fluxops", "v0", artifact("0"), b"{}".to_vec())
+        .await
+        .unwrap();
+    for version in ["v1", "v2"] {
+        registry
+            .publish("fluxops", version, artifact(version), b"{}".to_vec())
+            .await
+            .unwrap();
+    }
+    // Both read the same pointer, then both try to move it.
+    let read = registry.latest("fluxops").await.unwrap().unwrap();
+    let (one, two) = tokio::join!(
+        registry.promote("fluxops", "v1", Some(read.etag.clone())),
+        registry.promote("fluxops", "v2", Some(read.etag.clone())),
+    );
+    let (winner, loser) = match (one, two) {
+        (Ok(winner), Err(loser)) | (Err(loser), Ok(winner)) => (winner, loser),
+        (one, two) => panic!("expected exactly one winner, got {one:?} and {two:?}"),
+    };
+    assert_eq!(loser.kind(), ErrorKind::Conflict, "{loser}");
+    assert!(
+        loser
+            .to_string()
+            .contains("another publisher updated fluxops/latest.json"),
+        "{loser}"
+    );
+    let latest = registry.latest("fluxops").await.unwrap().unwrap();
+    assert_eq!(latest.pointer.version, winner.pointer.version);
+}
+
+#[tokio::test]
+async fn concurrent_publishers_never_lose_an_update_silently() {
+    let (registry, _) = fresh_registry("publishers").await;
+    registry
+        .publish("fluxops", "v0", artifact("0"), b"{}".to_vec())
+        .await
+        .unwrap();
+    let versions = ["p1", "p2", "p3", "p4"];
+    let results =
+        futures::future::join_all(versions.iter().map(|version| {
+            registry.publish("fluxops", version, artifact(version), b"{}".to_vec())
+        }))
+        .await;
+    let winners: Vec<_> = results
+        .iter()
+        .filter_map(|result| result.as_ref().ok())
+        .collect();
+    assert!(!winners.is_empty(), "{results:?}");
+    for error in results.iter().filter_map(|result| result.as_ref().err()) {
+        assert_eq!(error.kind(), ErrorKind::Conflict, "{error}");
+    }
+    // The pointer names the last winner; every loser was told.
+    let latest = registry.latest("fluxops").await.unwrap().unwrap();
+    assert!(
+        winners
+            .iter()
+            .any(|winner| winner.pointer == latest.pointer)
+    );
+    assert_eq!(registry.list_versions("fluxops").await.unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn a_tampered_blob_is_refused_and_the_pointer_is_kept() {
+    let (registry, store) = fresh_registry("tamper").await;
+    let published = registry
+        .publish("fluxops", "v1", artifact("1"), b"{}".to_vec())
+        .await
+        .unwrap();
+    let key = format!("fluxops/v1/{MODEL_FILE}");
+    let stored = store.get(&key).await.unwrap().unwrap();
+    store
+        .put(
+            &key,
+            artifact("tampered"),
+            WriteCondition::IfMatch(stored.etag),
+        )
+        .await
+        .unwrap();
+
+    let error = registry
+        .fetch("fluxops", &published.pointer)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Integrity, "{error}");
+    assert!(error.to_string().contains("SHA-256"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("storage account devstoreaccount1"),
+        "{error}"
+    );
+    let latest = registry.latest("fluxops").await.unwrap().unwrap();
+    assert_eq!(latest.pointer, published.pointer);
+}

@@ -1,0 +1,144 @@
+//! Starts and stops Azurite's blob service (npm `azurite@3.35.0`, installed into `.tools/node` by
+//! `ci/tools.sh`) on a free loopback port.
+//!
+//! `cargo xtask test` uses it to give the workspace's tests one Azurite, and the Blob tests of
+//! `fluxops-store` include this same file to start their own (for a plain `cargo test`, and
+//! for the HTTPS, OAuth-enabled instance of the managed-identity test). Standard library only, so
+//! both can compile it.
+//!
+//! Azurite runs under a small `sh` guard that stops it when the guard's standard input closes:
+//! when [`Azurite`] is dropped, and also when the owning process dies without dropping it (a
+//! test binary's statics are never dropped), so no Azurite outlives its owner.
+
+use std::io::{self, BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Where `ci/tools.sh` installs Azurite's blob service, relative to the workspace root.
+pub const AZURITE_BLOB_BIN: &str = ".tools/node/node_modules/.bin/azurite-blob";
+/// The variable that hands the blob endpoint (`http://127.0.0.1:<port>`) to tests.
+pub const AZURITE_ENV: &str = "FLUXOPS_TEST_AZURITE_BLOB";
+/// How long Azurite may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// What Azurite prints once it listens, followed by its URL.
+const LISTENING: &str = "successfully listens on ";
+
+/// The guard script: start Azurite in the background with its output in a log file, print the
+/// line that says where it listens (or the whole log if it dies first), wait for standard input
+/// to close, stop Azurite. Nothing is written to standard output after start-up, so an owner
+/// that exits without reading further cannot break Azurite's shutdown with a broken pipe.
+const GUARD: &str = r#"log=$(mktemp)
+node "$0" "$@" </dev/null >"$log" 2>&1 & azurite=$!
+trap 'kill $azurite 2>/dev/null; wait $azurite 2>/dev/null; rm -f "$log"' EXIT
+trap 'exit 143' TERM INT
+until grep -q "successfully listens on" "$log"; do
+  kill -0 $azurite 2>/dev/null || { cat "$log"; exit 1; }
+  sleep 0.1
+done
+grep "successfully listens on" "$log"
+cat >/dev/null"#;
+
+/// A running Azurite blob service; stopped when dropped.
+#[derive(Debug)]
+pub struct Azurite {
+    guard: Child,
+    stdin: Option<ChildStdin>,
+    endpoint: String,
+}
+
+impl Azurite {
+    /// Starts Azurite from `root`'s `.tools` on `127.0.0.1`, port chosen by the system, data in
+    /// memory, telemetry off, any API version accepted (the Rust SDK sends a newer one than
+    /// 3.35 knows). `extra` adds options such as `--oauth basic --cert ... --key ...`.
+    pub fn start(root: &Path, extra: &[&str]) -> io::Result<Azurite> {
+        let bin = root.join(AZURITE_BLOB_BIN);
+        if !bin.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} is missing: run `sh ci/tools.sh` first", bin.display()),
+            ));
+        }
+        let mut guard = Command::new("sh")
+            .arg("-c")
+            .arg(GUARD)
+            .arg(&bin)
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                "0",
+                "--inMemoryPersistence",
+                "--extentMemoryLimit",
+                "256",
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+                "--silent",
+            ])
+            .args(extra)
+            .current_dir(std::env::temp_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdin = guard.stdin.take();
+        let stdout = guard
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("no stdout"))?;
+        let mut azurite = Azurite {
+            guard,
+            stdin,
+            endpoint: String::new(),
+        };
+        azurite.endpoint = wait_for_endpoint(stdout)?;
+        Ok(azurite)
+    }
+
+    /// The blob service's base URL, `http(s)://127.0.0.1:<port>`; the development account's
+    /// containers are under `/devstoreaccount1/`.
+    pub fn blob_endpoint(&self) -> &str {
+        &self.endpoint
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        // Closing the guard's input makes it stop Azurite and exit.
+        drop(self.stdin.take());
+        let _ = self.guard.wait();
+    }
+}
+
+/// Reads the guard's output until it says where Azurite listens.
+fn wait_for_endpoint(stdout: impl io::Read + Send + 'static) -> io::Result<String> {
+    let (lines_sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // The receiver is gone once the endpoint is known.
+            let _ = lines_sender.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        match lines.recv_timeout(START_TIMEOUT) {
+            Ok(line) => {
+                if let Some((_, url)) = line.split_once(LISTENING) {
+                    return Ok(url.trim().trim_end_matches('/').to_owned());
+                }
+                seen.push(line);
+            }
+            Err(error) => {
+                let why = match error {
+                    mpsc::RecvTimeoutError::Timeout => "did not start listening in time",
+                    mpsc::RecvTimeoutError::Disconnected => "exited before listening",
+                };
+                return Err(io::Error::other(format!(
+                    "Azurite {why}; its output was:\n{}",
+                    seen.join("\n")
+                )));
+            }
+        }
+    }
+}
