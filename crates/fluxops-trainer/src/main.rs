@@ -1,13 +1,15 @@
 //! `fluxops-train`: train a random forest and write a versioned, verified model artifact.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
 use fluxops_store::Registry;
-use fluxops_trainer::{Dataset, Progress, TrainOptions, publish, render_report, train};
+use fluxops_trainer::{
+    Dataset, Progress, TrainOptions, TrainOutcome, publish, render_report, train,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Train a random-forest classifier and write it as a versioned model artifact.
@@ -22,8 +24,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[command(name = "fluxops-train", version, about, long_about)]
 struct Cli {
     /// CSV file to train on: header row, numeric features, integer class labels in --target.
+    /// A local path, or a blob URL such as https://<account>.blob.core.windows.net/data/train.csv.
     #[arg(long, value_name = "FILE.csv", required_unless_present = "synthetic")]
-    data: Option<PathBuf>,
+    data: Option<String>,
     /// Instead of --data, make the reference data set with this many rows
     /// (10 standard-normal features, label = feature_0 + feature_1 > 0).
     #[arg(long, value_name = "ROWS", conflicts_with = "data")]
@@ -61,7 +64,9 @@ struct Cli {
     /// Threads to fit on [default: all cores].
     #[arg(long)]
     threads: Option<usize>,
-    /// After writing to --out, also publish the new version to this registry (a folder).
+    /// After writing to --out, also publish the new version to this registry: a folder, a
+    /// container URL (https://<account>.blob.core.windows.net/models), or `azurite`. For a Blob
+    /// registry, the run's metrics.json and train.log also go to the `logs` container beside it.
     #[arg(long, value_name = "REGISTRY")]
     publish: Option<String>,
 }
@@ -93,41 +98,93 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         n_threads: cli.threads.unwrap_or(defaults.n_threads),
     };
     let progress = TerminalProgress::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the I/O runtime")?;
     progress.phase("load");
     let data = match (&cli.data, cli.synthetic) {
-        (Some(path), _) => Dataset::from_csv_file(path, &cli.target)?,
+        (Some(location), _) if is_url(location) => {
+            let bytes = runtime
+                .block_on(fluxops_store::read_object(location))
+                .with_context(|| format!("cannot download the training data {location}"))?;
+            Dataset::from_csv_bytes(&bytes, location, &cli.target)?
+        }
+        (Some(path), _) => Dataset::from_csv_file(Path::new(path), &cli.target)?,
         (None, Some(n_rows)) => Dataset::synthetic(n_rows, cli.synthetic_features, cli.seed),
         (None, None) => anyhow::bail!("give --data FILE.csv or --synthetic ROWS"),
     };
     let outcome = train(&data, &options, &progress)?;
     progress.phase("write");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the I/O runtime")?;
     let out = cli.out.to_string_lossy().into_owned();
     let registry = Registry::open(&out)?;
     let latest = runtime
         .block_on(publish(&outcome, &registry))
         .with_context(|| format!("cannot write the model to {}", registry.location()))?;
-    if let Some(target) = &cli.publish {
-        let target_registry = Registry::open(target)?;
-        runtime
-            .block_on(publish(&outcome, &target_registry))
-            .with_context(|| {
-                format!("cannot publish the model to {}", target_registry.location())
-            })?;
-        eprintln!("published to {}", target_registry.location());
-    }
     progress.finish();
-    print!("{}", render_report(&outcome));
+    let report = render_report(&outcome);
+    print!("{report}");
     println!(
         "\nwrote     {}/{} (latest) in {:.2} s",
         out.trim_end_matches('/'),
         latest.pointer.path,
         started.elapsed().as_secs_f64()
     );
+    if let Some(target) = &cli.publish {
+        runtime.block_on(publish_elsewhere(target, &outcome, &report))?;
+    }
     Ok(())
+}
+
+/// Publishes a finished run to another registry; for a Blob registry, also uploads the run's
+/// metrics and log to the `logs` container beside it, as the original did with its logs folder.
+async fn publish_elsewhere(
+    target: &str,
+    outcome: &TrainOutcome,
+    report: &str,
+) -> anyhow::Result<()> {
+    if target == fluxops_store::AZURITE_SOURCE {
+        // Azurite starts empty; in Azure, Terraform creates the containers.
+        for container in [fluxops_store::AZURITE_CONTAINER, LOGS_CONTAINER] {
+            if let Some(url) = fluxops_store::blob_location(target, container, "")? {
+                fluxops_store::create_container(&url)
+                    .await
+                    .with_context(|| format!("cannot create the Azurite container {url}"))?;
+            }
+        }
+    }
+    let registry = Registry::open(target)?;
+    let latest = publish(outcome, &registry)
+        .await
+        .with_context(|| format!("cannot publish the model to {}", registry.location()))?;
+    println!(
+        "published {} to {}",
+        latest.pointer.path,
+        registry.location()
+    );
+    let run = format!("{}/{}", outcome.report.name, outcome.report.version);
+    let logs = [
+        ("metrics.json", serde_json::to_vec_pretty(&outcome.report)?),
+        ("train.log", report.as_bytes().to_vec()),
+    ];
+    for (file, bytes) in logs {
+        if let Some(url) =
+            fluxops_store::blob_location(target, LOGS_CONTAINER, &format!("{run}/{file}"))?
+        {
+            fluxops_store::write_object(&url, bytes)
+                .await
+                .with_context(|| format!("cannot upload the run's {file} to {url}"))?;
+            println!("uploaded  {url}");
+        }
+    }
+    Ok(())
+}
+
+/// The container, beside a Blob registry, that receives each run's metrics and log.
+const LOGS_CONTAINER: &str = "logs";
+
+fn is_url(location: &str) -> bool {
+    location.starts_with("https://") || location.starts_with("http://")
 }
 
 /// A progress bar on stderr when it is a terminal; nothing when piped.
