@@ -1,0 +1,430 @@
+//! The domain's metric instruments.
+
+use std::{
+    fmt,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant, SystemTime},
+};
+
+use opentelemetry::{
+    KeyValue,
+    metrics::{Counter, Gauge, Histogram, Meter, ObservableGauge},
+};
+use tracing::{field::Empty, span::EnteredSpan};
+
+const MODEL_VERSION: &str = "model.version";
+
+/// The FluxOps metric instruments, one method per thing worth counting.
+///
+/// Get one from [`crate::TelemetryGuard::metrics`]; cloning is cheap (one `Arc`). When export is
+/// off, or for a `Metrics::default()`, every method returns at once without allocating.
+/// Instrument names and units are listed in the crate documentation.
+#[derive(Clone, Default)]
+pub struct Metrics {
+    instruments: Option<Arc<Instruments>>,
+}
+
+struct Instruments {
+    predictions: Counter<u64>,
+    prediction_duration: Histogram<f64>,
+    batch_size: Histogram<u64>,
+    validation_failures: Counter<u64>,
+    model_reloads: Counter<u64>,
+    model_in_service: Arc<Mutex<Option<ModelInService>>>,
+    /// Kept so the gauge's callback lives as long as the instruments.
+    _model_age: ObservableGauge<f64>,
+    trainer_phase_duration: Histogram<f64>,
+    trainer_accuracy: Gauge<f64>,
+}
+
+struct ModelInService {
+    version: String,
+    trained_at: SystemTime,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Metrics")
+            .field("enabled", &self.instruments.is_some())
+            .finish()
+    }
+}
+
+/// How an attempt to load a new model version ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelReload {
+    /// The new version was verified and swapped in.
+    Loaded,
+    /// The artifact failed verification (digest, schema, format); the previous model stays.
+    Refused,
+    /// The registry could not be read; the previous model stays.
+    Failed,
+}
+
+impl ModelReload {
+    fn as_str(self) -> &'static str {
+        match self {
+            ModelReload::Loaded => "loaded",
+            ModelReload::Refused => "refused",
+            ModelReload::Failed => "failed",
+        }
+    }
+}
+
+/// A phase of a trainer run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainerPhase {
+    /// Reading or generating the data set.
+    Load,
+    /// The stratified train/test split.
+    Split,
+    /// Fitting the forest.
+    Fit,
+    /// Compiling the fitted forest into the inference core's representation.
+    Compile,
+    /// Evaluating on the test split (and checking the compiled forest agrees).
+    Evaluate,
+    /// Writing the artifact and publishing it to the registry.
+    Publish,
+}
+
+impl TrainerPhase {
+    fn as_str(self) -> &'static str {
+        match self {
+            TrainerPhase::Load => "load",
+            TrainerPhase::Split => "split",
+            TrainerPhase::Fit => "fit",
+            TrainerPhase::Compile => "compile",
+            TrainerPhase::Evaluate => "evaluate",
+            TrainerPhase::Publish => "publish",
+        }
+    }
+}
+
+impl Metrics {
+    /// The instruments on `meter`.
+    pub(crate) fn new(meter: &Meter) -> Self {
+        let model_in_service: Arc<Mutex<Option<ModelInService>>> = Arc::default();
+        let observed = Arc::clone(&model_in_service);
+        let model_age = meter
+            .f64_observable_gauge("fluxops.model.age")
+            .with_unit("s")
+            .with_description("Age of the model in service, from its training time")
+            .with_callback(move |observer| {
+                let model = observed.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(model) = model.as_ref() {
+                    let age = SystemTime::now()
+                        .duration_since(model.trained_at)
+                        .unwrap_or_default();
+                    observer.observe(
+                        age.as_secs_f64(),
+                        &[KeyValue::new(MODEL_VERSION, model.version.clone())],
+                    );
+                }
+            })
+            .build();
+        let instruments = Instruments {
+            predictions: meter
+                .u64_counter("fluxops.predictions")
+                .with_unit("{prediction}")
+                .with_description("Rows predicted, by predicted class and model version")
+                .build(),
+            prediction_duration: meter
+                .f64_histogram("fluxops.prediction.duration")
+                .with_unit("ms")
+                .with_description("Time to validate and predict one request's rows")
+                .build(),
+            batch_size: meter
+                .u64_histogram("fluxops.prediction.batch_size")
+                .with_unit("{row}")
+                .with_description("Rows per prediction request")
+                .build(),
+            validation_failures: meter
+                .u64_counter("fluxops.validation.failures")
+                .with_unit("{failure}")
+                .with_description("Requests refused by input validation, by error code")
+                .build(),
+            model_reloads: meter
+                .u64_counter("fluxops.model.reloads")
+                .with_unit("{reload}")
+                .with_description("Attempts to load a new model version, by outcome")
+                .build(),
+            model_in_service,
+            _model_age: model_age,
+            trainer_phase_duration: meter
+                .f64_histogram("fluxops.trainer.phase.duration")
+                .with_unit("s")
+                .with_description("Duration of a trainer phase")
+                .build(),
+            trainer_accuracy: meter
+                .f64_gauge("fluxops.trainer.accuracy")
+                .with_unit("1")
+                .with_description("Holdout accuracy of the last trained model")
+                .build(),
+        };
+        Metrics {
+            instruments: Some(Arc::new(instruments)),
+        }
+    }
+
+    /// Records one prediction request: each row's predicted class (counted per class), the
+    /// number of rows, and the time spent validating and predicting them.
+    pub fn record_predictions(
+        &self,
+        model_version: &str,
+        predicted_classes: &[i64],
+        latency: Duration,
+    ) {
+        let Some(instruments) = &self.instruments else {
+            return;
+        };
+        let version = KeyValue::new(MODEL_VERSION, model_version.to_owned());
+        // A classifier has few classes: a linear scan beats a map here.
+        let mut n_per_class: Vec<(i64, u64)> = Vec::new();
+        for &class in predicted_classes {
+            match n_per_class.iter_mut().find(|(known, _)| *known == class) {
+                Some((_, n)) => *n += 1,
+                None => n_per_class.push((class, 1)),
+            }
+        }
+        for (class, n) in n_per_class {
+            instruments.predictions.add(
+                n,
+                &[KeyValue::new("prediction.class", class), version.clone()],
+            );
+        }
+        instruments
+            .prediction_duration
+            .record(latency.as_secs_f64() * 1000.0, &[version]);
+        instruments
+            .batch_size
+            .record(predicted_classes.len() as u64, &[]);
+    }
+
+    /// Counts a request refused by input validation, by its API error code (`invalid_json`,
+    /// `wrong_feature_count`, ...).
+    pub fn record_validation_failure(&self, code: &'static str) {
+        if let Some(instruments) = &self.instruments {
+            instruments
+                .validation_failures
+                .add(1, &[KeyValue::new("error.code", code)]);
+        }
+    }
+
+    /// Counts an attempt to load a new model version.
+    pub fn record_model_reload(&self, outcome: ModelReload) {
+        if let Some(instruments) = &self.instruments {
+            instruments
+                .model_reloads
+                .add(1, &[KeyValue::new("outcome", outcome.as_str())]);
+        }
+    }
+
+    /// Sets the model now in service; `fluxops.model.age` reports its age at every export.
+    pub fn set_model_in_service(&self, version: &str, trained_at: SystemTime) {
+        if let Some(instruments) = &self.instruments {
+            *instruments
+                .model_in_service
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(ModelInService {
+                version: version.to_owned(),
+                trained_at,
+            });
+        }
+    }
+
+    /// Enters the span of a trainer phase (an Application Insights dependency of type `InProc`
+    /// named `train.<phase>`) and records `fluxops.trainer.phase.duration` when the returned
+    /// guard is dropped. For synchronous code: hold the guard for the phase's extent.
+    pub fn trainer_phase(&self, phase: TrainerPhase) -> TrainerPhaseGuard {
+        let name = format!("train.{}", phase.as_str());
+        let span = tracing::info_span!(
+            "trainer.phase",
+            otel.name = name.as_str(),
+            otel.status_code = Empty,
+            phase = phase.as_str(),
+        );
+        TrainerPhaseGuard {
+            phase,
+            started: Instant::now(),
+            metrics: self.clone(),
+            _span: span.entered(),
+        }
+    }
+
+    /// Records the holdout accuracy of a freshly trained model, between 0 and 1.
+    pub fn record_trainer_accuracy(&self, accuracy: f64) {
+        if let Some(instruments) = &self.instruments {
+            instruments.trainer_accuracy.record(accuracy, &[]);
+        }
+    }
+}
+
+/// A trainer phase in progress; see [`Metrics::trainer_phase`].
+#[derive(Debug)]
+#[must_use = "the phase ends when the guard is dropped"]
+pub struct TrainerPhaseGuard {
+    phase: TrainerPhase,
+    started: Instant,
+    metrics: Metrics,
+    _span: EnteredSpan,
+}
+
+impl Drop for TrainerPhaseGuard {
+    fn drop(&mut self) {
+        if let Some(instruments) = &self.metrics.instruments {
+            instruments.trainer_phase_duration.record(
+                self.started.elapsed().as_secs_f64(),
+                &[KeyValue::new("phase", self.phase.as_str())],
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_sdk::metrics::{
+        InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
+        data::{AggregatedMetrics, MetricData},
+    };
+
+    use super::*;
+
+    /// Runs `work` on fresh instruments and returns every data point as
+    /// `(instrument, value, sorted attributes)`, histograms as their count.
+    fn points_of(work: impl FnOnce(&Metrics)) -> Vec<(String, f64, Vec<String>)> {
+        let exporter = InMemoryMetricExporter::default();
+        let provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(exporter.clone()).build())
+            .build();
+        work(&Metrics::new(&provider.meter("test")));
+        provider.force_flush().expect("flush");
+        let mut points = Vec::new();
+        for resource_metrics in exporter.get_finished_metrics().expect("metrics") {
+            for scope in resource_metrics.scope_metrics() {
+                for metric in scope.metrics() {
+                    let name = metric.name().to_owned();
+                    let mut push = |value: f64, attributes: Vec<String>| {
+                        let mut attributes = attributes;
+                        attributes.sort();
+                        points.push((name.clone(), value, attributes));
+                    };
+                    let describe = |attributes: &mut dyn Iterator<Item = &KeyValue>| {
+                        attributes
+                            .map(|kv| format!("{}={}", kv.key, kv.value))
+                            .collect::<Vec<_>>()
+                    };
+                    match metric.data() {
+                        AggregatedMetrics::U64(MetricData::Sum(sum)) => {
+                            for point in sum.data_points() {
+                                push(point.value() as f64, describe(&mut point.attributes()));
+                            }
+                        }
+                        AggregatedMetrics::F64(MetricData::Gauge(gauge)) => {
+                            for point in gauge.data_points() {
+                                push(point.value(), describe(&mut point.attributes()));
+                            }
+                        }
+                        AggregatedMetrics::F64(MetricData::Histogram(histogram)) => {
+                            for point in histogram.data_points() {
+                                push(point.count() as f64, describe(&mut point.attributes()));
+                            }
+                        }
+                        AggregatedMetrics::U64(MetricData::Histogram(histogram)) => {
+                            for point in histogram.data_points() {
+                                push(point.sum() as f64, describe(&mut point.attributes()));
+                            }
+                        }
+                        other => panic!("unexpected data for {name}: {other:?}"),
+                    }
+                }
+            }
+        }
+        points.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+        points
+    }
+
+    fn point<'a>(
+        points: &'a [(String, f64, Vec<String>)],
+        name: &str,
+        attributes: &[&str],
+    ) -> Option<&'a f64> {
+        points
+            .iter()
+            .find(|(known, _, known_attributes)| known == name && known_attributes == attributes)
+            .map(|(_, value, _)| value)
+    }
+
+    #[test]
+    fn predictions_are_counted_per_class_with_batch_size_and_latency() {
+        let points = points_of(|metrics| {
+            metrics.record_predictions("v1", &[2, 0, 2, 2], Duration::from_millis(3));
+            metrics.record_predictions("v1", &[0], Duration::from_millis(1));
+        });
+        let v1 = "model.version=v1";
+        assert_eq!(
+            point(&points, "fluxops.predictions", &[v1, "prediction.class=0"]),
+            Some(&2.0)
+        );
+        assert_eq!(
+            point(&points, "fluxops.predictions", &[v1, "prediction.class=2"]),
+            Some(&3.0)
+        );
+        assert_eq!(
+            point(&points, "fluxops.prediction.duration", &[v1]),
+            Some(&2.0)
+        );
+        assert_eq!(
+            point(&points, "fluxops.prediction.batch_size", &[]),
+            Some(&5.0)
+        );
+    }
+
+    #[test]
+    fn failures_reloads_model_age_and_trainer_phases_are_recorded() {
+        let points = points_of(|metrics| {
+            metrics.record_validation_failure("invalid_json");
+            metrics.record_model_reload(ModelReload::Refused);
+            metrics.record_model_reload(ModelReload::Loaded);
+            metrics.set_model_in_service("v2", SystemTime::now() - Duration::from_secs(3600));
+            metrics.record_trainer_accuracy(0.97);
+            drop(metrics.trainer_phase(TrainerPhase::Fit));
+        });
+        assert_eq!(
+            point(
+                &points,
+                "fluxops.validation.failures",
+                &["error.code=invalid_json"]
+            ),
+            Some(&1.0)
+        );
+        assert_eq!(
+            point(&points, "fluxops.model.reloads", &["outcome=refused"]),
+            Some(&1.0)
+        );
+        assert_eq!(
+            point(&points, "fluxops.model.reloads", &["outcome=loaded"]),
+            Some(&1.0)
+        );
+        let age = point(&points, "fluxops.model.age", &["model.version=v2"]).expect("age");
+        assert!((3600.0..3700.0).contains(age), "{age}");
+        assert_eq!(point(&points, "fluxops.trainer.accuracy", &[]), Some(&0.97));
+        assert_eq!(
+            point(&points, "fluxops.trainer.phase.duration", &["phase=fit"]),
+            Some(&1.0)
+        );
+    }
+
+    #[test]
+    fn disabled_metrics_record_nothing_and_do_not_panic() {
+        let metrics = Metrics::default();
+        metrics.record_predictions("v1", &[1], Duration::from_millis(1));
+        metrics.record_validation_failure("x");
+        metrics.record_model_reload(ModelReload::Failed);
+        metrics.set_model_in_service("v1", SystemTime::now());
+        drop(metrics.trainer_phase(TrainerPhase::Load));
+        assert_eq!(format!("{metrics:?}"), "Metrics { enabled: false }");
+    }
+}
