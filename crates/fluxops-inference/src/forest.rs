@@ -221,18 +221,16 @@ impl CompiledForest {
         self.check_row(row, None)?;
         let mut counts = vec![0_u32; self.n_classes];
         // Lanes run over trees: up to LANES trees walk the same row at once.
+        let rows = [row; LANES];
         for group in self.roots.chunks(LANES) {
             let depth = group.last().map_or(0, |tree| tree.depth);
-            let mut positions = [0_u32; LANES];
+            // A short last group repeats its first tree in the spare lanes; their votes are dropped.
+            let mut positions = [group[0].root; LANES];
             for (position, tree) in positions.iter_mut().zip(group) {
                 *position = tree.root;
             }
-            for _ in 0..depth {
-                for position in positions.iter_mut().take(group.len()) {
-                    *position = self.step(*position, row);
-                }
-            }
-            for &position in positions.iter().take(group.len()) {
+            let positions = self.walk(positions, &rows, depth);
+            for &position in &positions[..group.len()] {
                 counts[self.leaf_class[position as usize] as usize] += 1;
             }
         }
@@ -293,18 +291,14 @@ impl CompiledForest {
             .chunks(width * LANES)
             .zip(table.chunks_mut(self.n_classes * LANES))
         {
-            let mut block_rows: [&[f64]; LANES] = [&[]; LANES];
+            // A short last block repeats its first row in the spare lanes; their votes are dropped.
+            let mut block_rows: [&[f64]; LANES] = [&block[..width]; LANES];
             for (slot, row) in block_rows.iter_mut().zip(block.chunks_exact(width)) {
                 *slot = row;
             }
             let n_rows = block.len() / width;
             for tree in &self.roots {
-                let mut positions = [tree.root; LANES];
-                for _ in 0..tree.depth {
-                    for (position, row) in positions.iter_mut().zip(&block_rows[..n_rows]) {
-                        *position = self.step(*position, row);
-                    }
-                }
+                let positions = self.walk([tree.root; LANES], &block_rows, tree.depth);
                 for (lane, &position) in positions[..n_rows].iter().enumerate() {
                     block_table
                         [lane * self.n_classes + self.leaf_class[position as usize] as usize] += 1;
@@ -313,17 +307,35 @@ impl CompiledForest {
         }
     }
 
+    /// Walks LANES independent (position, row) pairs `depth` steps each.
+    ///
+    /// The lane count is fixed so the inner loop unrolls and the positions stay in registers:
+    /// eight independent load chains overlap instead of waiting on each other.
+    #[inline(always)]
+    fn walk(
+        &self,
+        mut positions: [u32; LANES],
+        rows: &[&[f64]; LANES],
+        depth: u32,
+    ) -> [u32; LANES] {
+        for _ in 0..depth {
+            for lane in 0..LANES {
+                positions[lane] = self.step(positions[lane], rows[lane]);
+            }
+        }
+        positions
+    }
+
     /// Takes one step of a walk: left child (next step) when `row[feature] <= threshold`.
     ///
-    /// Written as a mask select rather than an `if`: which way a row goes is a coin toss the
-    /// branch predictor loses half the time, while the select costs the same every step and
-    /// lets the interleaved walks overlap.
+    /// Which way a row goes is a coin toss the branch predictor loses half the time, so this asks
+    /// for a conditional move rather than a branch: the step then costs the same every time and
+    /// the interleaved walks overlap. A leaf's NaN threshold always goes "right", to itself.
     #[inline(always)]
     fn step(&self, position: u32, row: &[f64]) -> u32 {
         let step = self.steps[position as usize];
-        // All ones to go right (including a leaf's NaN threshold), all zeros to go left.
-        let mask = u32::from(row[step.feature as usize] <= step.threshold).wrapping_sub(1);
-        ((position + 1) & !mask) | (step.right & mask)
+        let go_left = row[step.feature as usize] <= step.threshold;
+        std::hint::select_unpredictable(go_left, position + 1, step.right)
     }
 }
 
