@@ -6,14 +6,20 @@
 //! `cargo bench -p fluxops-trainer --bench fit -- 1000x10` runs only the quick one.
 
 use divan::Bencher;
+use fluxops_telemetry::Metrics;
 use fluxops_trainer::{Dataset, Silent, TrainOptions, train};
 
 #[divan::bench(sample_count = 10)]
 fn fit_1000x10(bencher: Bencher) {
     let data = Dataset::synthetic(1000, 10, 42);
     bencher.bench_local(|| {
-        train(&data, &TrainOptions::default(), &Silent)
-            .map(|outcome| outcome.report.evaluation.accuracy)
+        train(
+            &data,
+            &TrainOptions::default(),
+            &Silent,
+            &Metrics::default(),
+        )
+        .map(|outcome| outcome.report.evaluation.accuracy)
     });
 }
 
@@ -21,8 +27,13 @@ fn fit_1000x10(bencher: Bencher) {
 fn fit_100000x20_sharded(bencher: Bencher) {
     let data = Dataset::synthetic(100_000, 20, 42);
     bencher.bench_local(|| {
-        train(&data, &TrainOptions::default(), &Silent)
-            .map(|outcome| outcome.report.evaluation.accuracy)
+        train(
+            &data,
+            &TrainOptions::default(),
+            &Silent,
+            &Metrics::default(),
+        )
+        .map(|outcome| outcome.report.evaluation.accuracy)
     });
 }
 
@@ -35,7 +46,8 @@ fn fit_100000x20_single_thread_baseline(bencher: Bencher) {
         ..TrainOptions::default()
     };
     bencher.bench_local(|| {
-        train(&data, &options, &Silent).map(|outcome| outcome.report.evaluation.accuracy)
+        train(&data, &options, &Silent, &Metrics::default())
+            .map(|outcome| outcome.report.evaluation.accuracy)
     });
 }
 

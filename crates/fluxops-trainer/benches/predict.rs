@@ -8,12 +8,19 @@ use std::sync::LazyLock;
 
 use divan::{Bencher, black_box};
 use fluxops_inference::Model;
+use fluxops_telemetry::Metrics;
 use fluxops_trainer::{Dataset, Silent, TrainOptions, train};
 use ndarray::Array2;
 
 static MODEL: LazyLock<Model> = LazyLock::new(|| {
     let data = Dataset::synthetic(1000, 10, 42);
-    let outcome = train(&data, &TrainOptions::default(), &Silent).expect("reference model trains");
+    let outcome = train(
+        &data,
+        &TrainOptions::default(),
+        &Silent,
+        &Metrics::default(),
+    )
+    .expect("reference model trains");
     Model::from_json(&outcome.artifact.to_json()).expect("reference model loads")
 });
 

@@ -8,11 +8,12 @@
 //! The binary `fluxops-train` wraps all of this in a command line.
 //!
 //! ```
+//! use fluxops_telemetry::Metrics;
 //! use fluxops_trainer::{Dataset, Silent, TrainOptions, train};
 //!
 //! let data = Dataset::synthetic(200, 10, 7);
 //! let options = TrainOptions { n_trees: 8, ..TrainOptions::default() };
-//! let outcome = train(&data, &options, &Silent)?;
+//! let outcome = train(&data, &options, &Silent, &Metrics::default())?;
 //! assert!(outcome.report.evaluation.accuracy > 0.8);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

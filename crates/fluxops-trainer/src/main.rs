@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use fluxops_store::Registry;
+use fluxops_telemetry::{Metrics, TrainerPhase};
 use fluxops_trainer::{
     Dataset, Progress, TrainOptions, TrainOutcome, publish, render_report, train,
 };
@@ -72,7 +73,14 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    let telemetry = fluxops_telemetry::init("fluxops-train", env!("CARGO_PKG_VERSION"));
+    let run_span = fluxops_telemetry::trainer_run_span(&cli.name);
+    let result = run_span.in_scope(|| run(cli, &telemetry.metrics()));
+    fluxops_telemetry::record_outcome(&run_span, result.is_ok());
+    drop(run_span);
+    telemetry.shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("fluxops-train: error: {error}");
@@ -84,7 +92,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli, metrics: &Metrics) -> anyhow::Result<()> {
     let started = Instant::now();
     let defaults = TrainOptions::default();
     let options = TrainOptions {
@@ -103,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()
         .context("cannot start the I/O runtime")?;
     progress.phase("load");
+    let load = metrics.trainer_phase(TrainerPhase::Load);
     let data = match (&cli.data, cli.synthetic) {
         (Some(location), _) if is_url(location) => {
             let bytes = runtime
@@ -114,8 +123,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         (None, Some(n_rows)) => Dataset::synthetic(n_rows, cli.synthetic_features, cli.seed),
         (None, None) => anyhow::bail!("give --data FILE.csv or --synthetic ROWS"),
     };
-    let outcome = train(&data, &options, &progress)?;
+    drop(load);
+    let outcome = train(&data, &options, &progress, metrics)?;
     progress.phase("write");
+    let publish_phase = metrics.trainer_phase(TrainerPhase::Publish);
     let out = cli.out.to_string_lossy().into_owned();
     let registry = Registry::open(&out)?;
     let latest = runtime
@@ -133,6 +144,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(target) = &cli.publish {
         runtime.block_on(publish_elsewhere(target, &outcome, &report))?;
     }
+    drop(publish_phase);
     Ok(())
 }
 

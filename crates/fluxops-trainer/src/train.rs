@@ -17,6 +17,8 @@ use smartcore::ensemble::random_forest_classifier::RandomForestClassifierParamet
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use fluxops_telemetry::{Metrics, TrainerPhase};
+
 use crate::data::Dataset;
 use crate::error::TrainError;
 use crate::smartcore_forest::{self, CompiledShard};
@@ -118,15 +120,20 @@ impl Progress for Silent {
 ///
 /// The artifact is returned only if the compiled forest agrees with smartcore on every test row,
 /// tree by tree and forest by forest.
+///
+/// Each phase runs in a `trainer.phase` span and records its duration in `metrics` (a no-op
+/// [`Metrics::default`] when telemetry is off).
 pub fn train(
     data: &Dataset,
     options: &TrainOptions,
     progress: &dyn Progress,
+    metrics: &Metrics,
 ) -> Result<TrainOutcome, TrainError> {
     check_options(options)?;
     let mut timings = PhaseTimings::default();
 
     progress.phase("split");
+    let phase = metrics.trainer_phase(TrainerPhase::Split);
     let started = Instant::now();
     let classes = sorted_classes(&data.labels);
     let class_of = |label: &i64| classes.binary_search(label).unwrap_or_default();
@@ -141,13 +148,17 @@ pub fn train(
         .collect();
     let y_test: Vec<usize> = test_rows.iter().map(|&row| class_indices[row]).collect();
     timings.split = started.elapsed().as_millis();
+    drop(phase);
 
     progress.phase("fit");
+    let phase = metrics.trainer_phase(TrainerPhase::Fit);
     let started = Instant::now();
     let shards = fit_shards(&x_train, &y_train, options, progress)?;
     timings.fit = started.elapsed().as_millis();
+    drop(phase);
 
     progress.phase("compile");
+    let phase = metrics.trainer_phase(TrainerPhase::Compile);
     let started = Instant::now();
     let mut trees = Vec::with_capacity(usize::from(options.n_trees));
     let mut rows_checked = 0;
@@ -171,8 +182,10 @@ pub fn train(
         trees,
     };
     timings.compile = started.elapsed().as_millis();
+    drop(phase);
 
     progress.phase("evaluate");
+    let phase = metrics.trainer_phase(TrainerPhase::Evaluate);
     let started = Instant::now();
     let created_at = OffsetDateTime::now_utc();
     let forest_sha256 = fluxops_inference::forest_sha256(&forest);
@@ -219,7 +232,9 @@ pub fn train(
             })?;
     let evaluation = Evaluation::from_class_indices(&classes, &y_test, &predicted.class_indices);
     metadata.metrics = evaluation.clone();
+    metrics.record_trainer_accuracy(evaluation.accuracy);
     timings.evaluate = started.elapsed().as_millis();
+    drop(phase);
 
     Ok(TrainOutcome {
         artifact: ModelArtifact::new(metadata, forest),
@@ -441,6 +456,7 @@ mod tests {
                 ..options.clone()
             },
             &Silent,
+            &Metrics::default(),
         )
         .unwrap();
         let one_thread = train(
@@ -450,6 +466,7 @@ mod tests {
                 ..options
             },
             &Silent,
+            &Metrics::default(),
         )
         .unwrap();
         assert_eq!(two_threads.artifact.forest, one_thread.artifact.forest);
@@ -474,7 +491,7 @@ mod tests {
             },
         ] {
             assert!(matches!(
-                train(&data, &options, &Silent),
+                train(&data, &options, &Silent, &Metrics::default()),
                 Err(TrainError::Parameter(_))
             ));
         }
