@@ -4,6 +4,8 @@
 //! - `run`: trains the reference model if the local registry is empty, then serves it.
 //! - `package`: builds the release handler and lays out the Azure Functions zip.
 
+mod package;
+mod run;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,14 @@ struct Cli {
 enum Chore {
     /// Run every check CI runs: formatting, lints, all tests, infrastructure and pipeline checks.
     Test,
+    /// Train the reference model if the local registry is empty, then serve on localhost:7071.
+    Run,
+    /// Build the release handler, check host.json and function.json, write the Functions zip.
+    Package {
+        /// Target triple to build for, e.g. x86_64-unknown-linux-musl (CI); default: this host.
+        #[arg(long)]
+        target: Option<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,6 +40,8 @@ fn main() -> anyhow::Result<()> {
     let root = project_root();
     match cli.command {
         Chore::Test => test::run(&root),
+        Chore::Run => run::run(&root),
+        Chore::Package { target } => package::run(&root, target.as_deref()),
     }
 }
 

@@ -1,0 +1,143 @@
+//! Shared state: the model being served, what the registry watcher last found, and the limits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use fluxops_inference::Model;
+use fluxops_telemetry::Metrics;
+use time::OffsetDateTime;
+
+use crate::config::Config;
+
+/// State shared by every request: cheap to clone (one `Arc`).
+///
+/// The current model sits behind an [`ArcSwapOption`]: a request takes its own reference to the
+/// model it started with, so swapping in a new one never disturbs a request in flight.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    model: ArcSwapOption<LoadedModel>,
+    registry: ArcSwap<RegistryStatus>,
+    limits: Limits,
+    model_name: String,
+    metrics: Metrics,
+}
+
+/// Request limits, from the configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Most rows one batch request may carry.
+    pub max_batch: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+}
+
+/// A verified model and where it came from.
+#[derive(Debug)]
+pub(crate) struct LoadedModel {
+    pub(crate) model: Model,
+    /// Registry version (the pointer's, checked against the artifact's own metadata).
+    pub(crate) version: String,
+    /// Hex SHA-256 of the `model.json` bytes, as the registry pointer records it.
+    pub(crate) sha256: String,
+    pub(crate) published_at: OffsetDateTime,
+    pub(crate) loaded_at: OffsetDateTime,
+    /// Registry location and key of the artifact.
+    pub(crate) source: String,
+    /// `class_<label>` per class index, made once instead of per response.
+    pub(crate) class_keys: Vec<String>,
+}
+
+impl LoadedModel {
+    pub(crate) fn new(
+        model: Model,
+        version: String,
+        sha256: String,
+        published_at: OffsetDateTime,
+        source: String,
+    ) -> Self {
+        let class_keys = model
+            .metadata()
+            .class_labels
+            .iter()
+            .map(|label| format!("class_{label}"))
+            .collect();
+        LoadedModel {
+            model,
+            version,
+            sha256,
+            published_at,
+            loaded_at: OffsetDateTime::now_utc(),
+            source,
+            class_keys,
+        }
+    }
+}
+
+/// What the registry watcher found on its last check.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RegistryStatus {
+    /// When the last check finished; `None` before the first.
+    pub(crate) checked_at: Option<OffsetDateTime>,
+    /// Why the newest published model is not the one being served, if it is not.
+    pub(crate) problem: Option<String>,
+}
+
+impl AppState {
+    /// Empty state (no model yet) for the given configuration, recording into `metrics`
+    /// (`Metrics::default()` records nothing).
+    pub fn new(config: &Config, metrics: Metrics) -> Self {
+        AppState {
+            shared: Arc::new(Shared {
+                model: ArcSwapOption::empty(),
+                registry: ArcSwap::default(),
+                limits: Limits {
+                    max_batch: config.max_batch,
+                    max_body_bytes: config.max_body_bytes,
+                    request_timeout: config.request_timeout,
+                },
+                model_name: config.model_name.clone(),
+                metrics,
+            }),
+        }
+    }
+
+    /// The request limits.
+    pub fn limits(&self) -> Limits {
+        self.shared.limits
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    pub(crate) fn model(&self) -> Option<Arc<LoadedModel>> {
+        self.shared.model.load_full()
+    }
+
+    pub(crate) fn swap_model(&self, model: LoadedModel) {
+        self.shared.model.store(Some(Arc::new(model)));
+    }
+
+    pub(crate) fn model_name(&self) -> &str {
+        &self.shared.model_name
+    }
+
+    pub(crate) fn registry_status(&self) -> Arc<RegistryStatus> {
+        self.shared.registry.load_full()
+    }
+
+    pub(crate) fn set_registry_problem(&self, problem: Option<String>) {
+        self.shared.registry.store(Arc::new(RegistryStatus {
+            checked_at: Some(OffsetDateTime::now_utc()),
+            problem,
+        }));
+    }
+}

@@ -1,0 +1,336 @@
+//! Every error status, and a battery of hostile bodies that must never crash the handler.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{
+    N_FEATURES, SEED_REQUEST, TestApp, assert_error, spawn_app, spawn_app_with, stumps, test_config,
+};
+
+/// Sends a prediction body and checks the error it gets.
+async fn check(app: &TestApp, body: impl Into<Vec<u8>>, status: u16, code: &str) -> String {
+    let body = body.into();
+    let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
+    let response = app.predict(body).await;
+    assert_eq!(response.status().as_u16(), status, "status for {shown:?}");
+    assert_error(response, status, code).await
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_invalid_json() {
+    let app = spawn_app().await;
+    for body in [
+        "",
+        "   ",
+        r#"{"features": [0.1, 0.2"#,
+        r#"{"features": [0.1,]}"#,
+        r#"{"features": [NaN, 1, 1, 1, 1, 1, 1, 1, 1, 1]}"#,
+        r#"{"features": [Infinity, 1, 1, 1, 1, 1, 1, 1, 1, 1]}"#,
+        r#"{"features": [1e999, 1, 1, 1, 1, 1, 1, 1, 1, 1]}"#,
+        r#"{"features": [-1e999, 1, 1, 1, 1, 1, 1, 1, 1, 1]}"#,
+        "{\"features\": [1, 2]} trailing",
+        "\u{feff}{}",
+        "{'features': [1]}",
+    ] {
+        let message = check(&app, body, 400, "invalid_json").await;
+        assert!(message.contains("not valid JSON"), "{body:?}: {message}");
+    }
+    // Deep nesting in a field the handler ignores is skipped without recursion, not a stack
+    // overflow; the body still lacks `features`.
+    let deep = format!(
+        "{{\"extra\": {}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    check(&app, deep, 400, "missing_features").await;
+    // Invalid UTF-8 inside a string.
+    check(
+        &app,
+        b"{\"features\": \"\xff\xfe\"}".to_vec(),
+        400,
+        "invalid_json",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_types_are_422_invalid_request() {
+    let app = spawn_app().await;
+    for body in [
+        json!({"features": ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1.0"]}),
+        json!({"features": "0.1,0.2"}),
+        json!({"features": {"a": 1}}),
+        json!({"features": [[1, [2, {"x": [3]}]], {"a": {"b": []}}]}),
+        json!({"features": [true, false, null, 1, 1, 1, 1, 1, 1, 1]}),
+        json!({"instances": [1, 2, 3]}),
+        json!({"instances": [["1", 2]]}),
+        json!({"instances": {"rows": []}}),
+        json!([[0.1, 0.2]]),
+        json!([]),
+        json!("features"),
+        json!(42),
+        json!(null),
+    ] {
+        let message = check(&app, body.to_string(), 422, "invalid_request").await;
+        assert!(message.contains("wrong shape"), "{body}: {message}");
+    }
+    // Deeply nested arrays where numbers belong: the wrong type, found before any depth limit.
+    let deep = format!(
+        "{{\"features\": {}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    check(&app, deep, 422, "invalid_request").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn requests_without_exactly_one_of_features_and_instances_are_400() {
+    let app = spawn_app().await;
+    for body in [
+        json!({}),
+        json!({"feature": [1, 2, 3]}),
+        json!({"features": null}),
+        json!({"features": vec![1; 10], "instances": [vec![1; 10]]}),
+    ] {
+        check(&app, body.to_string(), 400, "missing_features").await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_feature_counts_are_400_and_name_the_row() {
+    let app = spawn_app().await;
+    let message = check(
+        &app,
+        r#"{"features": [0.1, 0.2, 0.3]}"#,
+        400,
+        "wrong_feature_count",
+    )
+    .await;
+    assert_eq!(
+        message,
+        "expected 10 features, got 3; send {\"features\": [10 numbers]}"
+    );
+    check(&app, r#"{"features": []}"#, 400, "wrong_feature_count").await;
+    let good = vec![0.5; N_FEATURES];
+    let body = json!({"instances": [good, good, [1.0, 2.0]]});
+    let message = check(&app, body.to_string(), 400, "wrong_feature_count").await;
+    assert!(
+        message.starts_with("row 2: expected 10 features, got 2"),
+        "{message}"
+    );
+    // A 100 000-element array is just a wrong count.
+    let huge = json!({"features": vec![0.5; 100_000]});
+    let message = check(&app, huge.to_string(), 400, "wrong_feature_count").await;
+    assert!(message.contains("got 100000"), "{message}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_empty_batch_is_400_and_an_oversized_one_413() {
+    let app = spawn_app().await;
+    check(&app, r#"{"instances": []}"#, 400, "empty_batch").await;
+    let rows = vec![vec![0.5; N_FEATURES]; 1001];
+    let message = check(
+        &app,
+        json!({"instances": rows}).to_string(),
+        413,
+        "batch_too_large",
+    )
+    .await;
+    assert!(message.contains("at most 1000"), "{message}");
+    let rows = vec![vec![0.5; N_FEATURES]; 1000];
+    assert_eq!(
+        app.predict(json!({"instances": rows}).to_string())
+            .await
+            .status(),
+        200
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_413() {
+    let app = spawn_app().await;
+    // 10 MB with a Content-Length: refused before it is read. (A client still sending when the
+    // handler answers and closes may see a reset, so the body is written while the answer is read.)
+    let big = format!("{{\"features\": [{}0]}}", "0,".repeat(5 * 1024 * 1024)).into_bytes();
+    let head = format!(
+        "POST /api/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        big.len()
+    );
+    let chunks: Vec<Vec<u8>> = big.chunks(64 * 1024).map(<[u8]>::to_vec).collect();
+    let response = send_raw(app.port, head, chunks).await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(
+        response.contains(r#""code":"payload_too_large""#),
+        "{response}"
+    );
+    assert!(response.contains("1048576 bytes"), "{response}");
+    // Streamed without a length: refused once the limit is crossed.
+    let response = send_chunked(app.port, 64 * 1024, 40).await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(
+        response.contains(r#""code":"payload_too_large""#),
+        "{response}"
+    );
+    assert_eq!(app.predict(SEED_REQUEST).await.status(), 200);
+    app.stop().await;
+}
+
+/// Streams `n_chunks` chunks of `chunk_size` spaces as a chunked body (no Content-Length).
+async fn send_chunked(port: u16, chunk_size: usize, n_chunks: usize) -> String {
+    let head = "POST /api/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+    let mut chunk = format!("{chunk_size:x}\r\n").into_bytes();
+    chunk.extend(std::iter::repeat_n(b' ', chunk_size));
+    chunk.extend_from_slice(b"\r\n");
+    let mut chunks = vec![chunk; n_chunks];
+    chunks.push(b"0\r\n\r\n".to_vec());
+    send_raw(port, head.to_owned(), chunks).await
+}
+
+/// Writes a raw HTTP/1.1 request in a task while reading the answer, and returns the answer up to
+/// the end of its JSON body (the handler may close the connection before the body is all sent).
+async fn send_raw(port: u16, head: String, chunks: Vec<Vec<u8>>) -> String {
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let writing = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        for chunk in chunks {
+            writer.write_all(&chunk).await?;
+        }
+        Ok::<_, std::io::Error>(())
+    });
+    let mut response = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    while !response.ends_with(b"}}") {
+        match tokio::time::timeout(Duration::from_secs(10), reader.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => response.extend_from_slice(&buffer[..n]),
+            Err(_) => panic!("no answer"),
+        }
+    }
+    writing.abort();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[tokio::test]
+async fn the_body_must_be_declared_json() {
+    let app = spawn_app().await;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = app.client.post(app.url("/api/predict")).body(SEED_REQUEST);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.expect("POST");
+        let message = assert_error(response, 415, "unsupported_media_type").await;
+        assert!(message.contains("Content-Type: application/json"));
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_and_wrong_methods_405() {
+    let app = spawn_app().await;
+    assert_error(app.get("/api/nope").await, 404, "not_found").await;
+    assert_error(app.get("/predict").await, 404, "not_found").await;
+    let response = app.get("/api/predict").await;
+    let allow = response.headers().get("allow").cloned();
+    assert_error(response, 405, "method_not_allowed").await;
+    assert_eq!(
+        allow.as_ref().and_then(|value| value.to_str().ok()),
+        Some("POST")
+    );
+    let response = app
+        .client
+        .delete(app.url("/api/health"))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_error(response, 405, "method_not_allowed").await;
+    let response = app
+        .client
+        .put(app.url("/api/model-info"))
+        .send()
+        .await
+        .expect("PUT");
+    assert_error(response, 405, "method_not_allowed").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stalled_body_times_out_with_a_json_error() {
+    let config = fluxops_handler::Config {
+        request_timeout: Duration::from_millis(300),
+        ..test_config()
+    };
+    let app = spawn_app_with(config, Some(stumps([0, 1]))).await;
+    app.wait_for_version("v1").await;
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    // Promise 100 bytes, send 10, then stall.
+    stream
+        .write_all(b"POST /api/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"features")
+        .await
+        .expect("write");
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("answered before the test gave up")
+        .expect("read");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 504"), "{response}");
+    assert!(response.contains(r#""code":"timeout""#), "{response}");
+    // The handler is unharmed.
+    assert_eq!(app.predict(SEED_REQUEST).await.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_battery_of_hostile_requests_leaves_the_handler_serving() {
+    let app = spawn_app().await;
+    let hostile: Vec<Vec<u8>> = vec![
+        vec![0; 4096],
+        (0..=255).collect(),
+        b"{\"features\": [".repeat(1000),
+        b"{\"features\": [1e308, -1e308, 5e-324, -0.0, 0, 1, 1, 1, 1, 1]}".to_vec(),
+        format!("{{\"features\": [{}]}}", "1".repeat(100_000)).into_bytes(),
+        b"{\"instances\": [[]]}".to_vec(),
+        b"{\"instances\": null, \"features\": null}".to_vec(),
+        b"{\"features\": [1,1,1,1,1,1,1,1,1,1], \"features\": [1]}".to_vec(),
+        b"\"\\ud800\"".to_vec(),
+        b"{\"\\u0000\": 1}".to_vec(),
+    ];
+    for body in hostile {
+        let response = app.predict(body.clone()).await;
+        let status = response.status().as_u16();
+        assert!(
+            matches!(status, 200 | 400 | 413 | 422),
+            "{status} for {:?}",
+            String::from_utf8_lossy(&body[..body.len().min(80)])
+        );
+        if status != 200 {
+            let body = response
+                .json::<serde_json::Value>()
+                .await
+                .expect("JSON error");
+            assert!(body["error"]["code"].is_string());
+        }
+    }
+    let health = app.get("/api/health").await;
+    assert_eq!(health.status(), 200);
+    assert_eq!(app.predict(SEED_REQUEST).await.status(), 200);
+    app.stop().await;
+}

@@ -1,0 +1,240 @@
+//! Test harness: a registry in a temporary folder, test models, and the handler on port 0.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use fluxops_handler::{Application, Config};
+use fluxops_inference::{ForestSpec, ModelArtifact, NodeSpec, TreeSpec};
+use fluxops_store::Registry;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The model name every test publishes under.
+pub const MODEL: &str = "fluxops";
+/// Features of the test models.
+pub const N_FEATURES: usize = 10;
+/// The original project's request body.
+pub const SEED_REQUEST: &str = r#"{"features":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0]}"#;
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "debug".into()),
+            )
+            .with_test_writer()
+            .try_init();
+    }
+});
+
+/// Five stumps over features 0, 2, 4, 6 and 8 (`<= 0.5` votes the first class, otherwise the
+/// second), with `labels` as the two class labels. For the seed request, stumps on features 0,
+/// 2 and 4 (values 0.1, 0.3, 0.5) vote the first class and two vote the second: 0.6 / 0.4.
+pub fn stumps(labels: [i64; 2]) -> ModelArtifact {
+    let trees = (0..5)
+        .map(|tree| TreeSpec {
+            nodes: vec![
+                NodeSpec::Split {
+                    feature: tree * 2,
+                    threshold: 0.5,
+                    left: 1,
+                    right: 2,
+                },
+                NodeSpec::Leaf { class: 0 },
+                NodeSpec::Leaf { class: 1 },
+            ],
+        })
+        .collect();
+    let forest = ForestSpec {
+        n_features: N_FEATURES,
+        n_classes: 2,
+        trees,
+    };
+    let names: Vec<String> = (0..N_FEATURES)
+        .map(|index| format!("feature_{index}"))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    ModelArtifact::with_placeholder_metadata(forest, &names, &labels)
+}
+
+/// An artifact's bytes under the registry name and version it will be published as.
+pub fn artifact_bytes(mut artifact: ModelArtifact, version: &str) -> Vec<u8> {
+    artifact.metadata.name = MODEL.to_owned();
+    artifact.metadata.version = version.to_owned();
+    artifact.to_json()
+}
+
+/// Publishes `bytes` as `version` and makes it `latest`.
+pub async fn publish(registry: &Registry, version: &str, bytes: Vec<u8>) {
+    registry
+        .publish(MODEL, version, bytes, b"{}".to_vec())
+        .await
+        .expect("publish to the test registry");
+}
+
+/// A handler serving a temporary registry, stopped when dropped.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub registry: Registry,
+    folder: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    served: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    /// The registry folder.
+    pub fn folder(&self) -> &std::path::Path {
+        self.folder.path()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET reaches the handler")
+    }
+
+    /// POSTs `body` to `/api/predict` as JSON.
+    pub async fn predict(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/predict"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("POST reaches the handler")
+    }
+
+    /// Polls `/api/health` until it reports `version`.
+    pub async fn wait_for_version(&self, version: &str) -> Value {
+        for _ in 0..200 {
+            let response = self.get("/api/health").await;
+            let health: Value = response.json().await.expect("health is JSON");
+            if health["model"]["version"] == version {
+                return health;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the handler never served version {version}");
+    }
+
+    /// Polls `/api/health` until the registry watcher has checked at least once.
+    pub async fn wait_for_first_check(&self) -> Value {
+        for _ in 0..200 {
+            let health: Value = self.get("/api/health").await.json().await.expect("JSON");
+            if !health["registry"]["checked_at"].is_null() {
+                return health;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the registry watcher never checked");
+    }
+
+    /// Stops the handler gracefully and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(served) = &self.served {
+            served.abort();
+        }
+    }
+}
+
+/// The test configuration: port 0, a fast refresh, small limits where tests probe them.
+pub fn test_config() -> Config {
+    Config {
+        port: 0,
+        refresh_interval: Duration::from_millis(50),
+        ..Config::default()
+    }
+}
+
+/// A handler over a registry holding the stump model as version `v1`, already serving it.
+pub async fn spawn_app() -> TestApp {
+    let app = spawn_app_with(test_config(), Some(stumps([0, 1]))).await;
+    app.wait_for_version("v1").await;
+    app
+}
+
+/// A handler with `config` (its model source is replaced by a fresh registry folder), with
+/// `model` published as `v1` before it starts, if given. Does not wait for the model.
+pub async fn spawn_app_with(mut config: Config, model: Option<ModelArtifact>) -> TestApp {
+    LazyLock::force(&TRACING);
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let source = folder.path().to_str().expect("UTF-8 temp path").to_owned();
+    let registry = Registry::open(&source).expect("open the test registry");
+    if let Some(model) = model {
+        publish(&registry, "v1", artifact_bytes(model, "v1")).await;
+    }
+    config.model_source = source;
+    let application = Application::build(config).await.expect("handler starts");
+    let port = application.port();
+    let (stop, stopped) = oneshot::channel();
+    let served = tokio::spawn(application.run_until(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("HTTP client"),
+        registry,
+        folder,
+        stop: Some(stop),
+        served: Some(served),
+    }
+}
+
+/// The JSON body of a response, checking that it is declared as JSON.
+pub async fn json_body(response: reqwest::Response) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type:?}"
+    );
+    response.json().await.expect("JSON body")
+}
+
+/// Checks a response is the error `code` with `status`, in the one error shape, and returns the
+/// message.
+pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> String {
+    assert_eq!(response.status().as_u16(), status, "status for {code}");
+    let body = json_body(response).await;
+    assert_eq!(body["error"]["code"], code, "body {body}");
+    let object = body.as_object().expect("object");
+    assert_eq!(object.len(), 1, "only `error` at the top: {body}");
+    assert_eq!(body["error"].as_object().map(|error| error.len()), Some(2));
+    body["error"]["message"]
+        .as_str()
+        .expect("message is a string")
+        .to_owned()
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of the handler over a real socket (port 0, loopback only).
+
+mod errors;
+mod health;
+mod helpers;
+mod hot_swap;
+mod predict;
+mod process;
+mod routes;

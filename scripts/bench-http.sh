@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# HTTP benchmark of the release handler, loopback only, bounded in time and connections:
+#   - /api/predict throughput and latency at concurrency 1 and 32 (wrk, one thread, installed
+#     with apt-get when missing);
+#   - cold start: process start to the first 200 from /api/health with the model loaded;
+#   - peak RSS of the handler (VmHWM) after the load runs;
+#   - size of the Functions zip, if `cargo xtask package` has made it.
+#
+# Usage: scripts/bench-http.sh            (from anywhere in the repository)
+# Knobs: BENCH_SECONDS (per load run, default 10, at most 60), BENCH_PORT (default 7181),
+#        BENCH_MODELS (registry folder, default models; trained like `cargo xtask run` if empty),
+#        BENCH_COLD_RUNS (default 10).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+seconds=${BENCH_SECONDS:-10}
+port=${BENCH_PORT:-7181}
+models=${BENCH_MODELS:-models}
+cold_runs=${BENCH_COLD_RUNS:-10}
+if [ "$seconds" -gt 60 ]; then seconds=60; fi
+url="http://127.0.0.1:$port"
+body='{"features":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0]}'
+work=$(mktemp -d)
+handler_pid=""
+cleanup() {
+  if [ -n "$handler_pid" ]; then kill "$handler_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+# The load generator: wrk, installed with apt-get when missing.
+if ! command -v wrk >/dev/null 2>&1; then
+  say "installing wrk with apt-get"
+  if [ "$(id -u)" -eq 0 ]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
+fi
+
+# What is measured: the release build and a model in the registry.
+cargo build --release --quiet -p fluxops-handler --bin handler
+handler="$root/target/release/handler"
+if [ ! -f "$models/fluxops/latest.json" ]; then
+  say "no model in $models; training the reference model"
+  cargo run --release --quiet -p fluxops-trainer --bin fluxops-train -- \
+    --synthetic 1000 --out "$models" --name fluxops >/dev/null
+fi
+
+# Cold start, repeated: start the process, poll /api/health every 0.5 ms until it is 200.
+cold_start_ms=$(python3 - "$handler" "$port" "$models" "$cold_runs" <<'PY'
+import http.client, os, statistics, subprocess, sys, time
+handler, port, models, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+env = dict(os.environ, FUNCTIONS_CUSTOMHANDLER_PORT=str(port), FLUXOPS_MODEL_SOURCE=models,
+           RUST_LOG="info")
+times = []
+for _ in range(runs):
+    started = time.perf_counter()
+    process = subprocess.Popen([handler], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            if time.perf_counter() - started > 10:
+                sys.exit("the handler did not become healthy within 10 s")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                connection.request("GET", "/api/health")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.0005)
+        times.append((time.perf_counter() - started) * 1000)
+    finally:
+        process.terminate()
+        process.wait()
+print(f"{statistics.median(times):.1f} {min(times):.1f} {max(times):.1f}")
+PY
+)
+
+# The load runs, against one long-lived handler.
+FUNCTIONS_CUSTOMHANDLER_PORT=$port FLUXOPS_MODEL_SOURCE=$models RUST_LOG=info \
+  "$handler" >"$work/handler.log" 2>&1 &
+handler_pid=$!
+for _ in $(seq 1 200); do
+  if curl -fsS -o /dev/null "$url/api/health" 2>/dev/null; then break; fi
+  sleep 0.05
+done
+curl -fsS -o /dev/null "$url/api/health" || { say "the handler is not healthy"; cat "$work/handler.log" >&2; exit 1; }
+
+# Prints "requests_per_second p50_ms p99_ms errors" for one run at the given concurrency;
+# errors counts non-2xx/3xx answers, connection errors and timeouts.
+cat >"$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.0f %.3f %.3f %d\\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+      + summary.errors.write + summary.errors.timeout))
+end
+LUA
+load() {
+  wrk -t1 -c "$1" -d "${2:-$seconds}s" --timeout 2s -s "$work/post.lua" "$url/api/predict" |
+    awk '/^RESULT/ {print $2, $3, $4, $5}'
+}
+
+# A short warm-up, then the measured runs.
+load 32 2 >/dev/null
+read -r rps1 p50_1 p99_1 errors1 < <(load 1)
+read -r rps32 p50_32 p99_32 errors32 < <(load 32)
+peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$handler_pid/status")
+read -r cold_median cold_min cold_max <<<"$cold_start_ms"
+
+zip="$root/dist/fluxops-functions.zip"
+if [ -f "$zip" ]; then
+  zip_size="$(stat -c %s "$zip") bytes ($(awk -v b="$(stat -c %s "$zip")" 'BEGIN {printf "%.1f", b/1048576}') MiB)"
+else
+  zip_size="not built (run cargo xtask package)"
+fi
+
+cat <<REPORT
+FluxOps handler, HTTP benchmark (wrk, ${seconds} s per run, loopback, $(nproc) CPUs)
+  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
+  /api/predict, concurrency 1:  ${rps1} req/s, p50 ${p50_1} ms, p99 ${p99_1} ms, errors ${errors1}
+  /api/predict, concurrency 32: ${rps32} req/s, p50 ${p50_32} ms, p99 ${p99_32} ms, errors ${errors32}
+  cold start to healthy (median of ${cold_runs}): ${cold_median} ms (min ${cold_min}, max ${cold_max})
+  peak RSS after the load runs: $((peak_rss_kb / 1024)) MiB (${peak_rss_kb} kB)
+  Functions zip: ${zip_size}
+REPORT
