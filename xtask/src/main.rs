@@ -55,9 +55,24 @@ fn project_root() -> PathBuf {
 
 /// Runs a command in `root`, echoing it, and fails if it fails.
 fn run_command(root: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
-    eprintln!("xtask: $ {program} {}", args.join(" "));
+    run_command_with_env(root, program, args, &[])
+}
+
+/// Like [`run_command`], with extra environment variables for the command.
+fn run_command_with_env(
+    root: &Path,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let settings: Vec<String> = env
+        .iter()
+        .map(|(name, value)| format!("{name}={value} "))
+        .collect();
+    eprintln!("xtask: $ {}{program} {}", settings.concat(), args.join(" "));
     let status = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .status()
         .with_context(|| format!("cannot start {program}"))?;

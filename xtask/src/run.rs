@@ -13,7 +13,8 @@ use crate::run_command;
 pub fn run(root: &Path) -> anyhow::Result<()> {
     let source = env_or("FLUXOPS_MODEL_SOURCE", "models");
     let name = env_or("FLUXOPS_MODEL_NAME", "fluxops");
-    let is_folder = !(source.starts_with("https://") || source.starts_with("http://"));
+    let is_folder =
+        !(source == "azurite" || source.starts_with("https://") || source.starts_with("http://"));
     if is_folder && !root.join(&source).join(&name).join("latest.json").exists() {
         eprintln!("xtask: no model {name:?} in {source}; training the reference model");
         run_command(
