@@ -81,15 +81,18 @@ pub struct TestApp {
     pub port: u16,
     pub client: reqwest::Client,
     pub registry: Registry,
-    folder: tempfile::TempDir,
+    folder: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     served: Option<JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestApp {
-    /// The registry folder.
+    /// The registry folder (for handlers spawned over a temporary folder).
     pub fn folder(&self) -> &std::path::Path {
-        self.folder.path()
+        self.folder
+            .as_ref()
+            .expect("this handler serves a registry folder")
+            .path()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -189,6 +192,17 @@ pub async fn spawn_app_with(mut config: Config, model: Option<ModelArtifact>) ->
         publish(&registry, "v1", artifact_bytes(model, "v1")).await;
     }
     config.model_source = source;
+    serve(config, registry, Some(folder)).await
+}
+
+/// A handler serving `config.model_source` as it is (a folder, or a Blob container URL), with
+/// `registry` the test's own handle on the same registry. Does not wait for a model.
+pub async fn serve(
+    config: Config,
+    registry: Registry,
+    folder: Option<tempfile::TempDir>,
+) -> TestApp {
+    LazyLock::force(&TRACING);
     let application = Application::build(config).await.expect("handler starts");
     let port = application.port();
     let (stop, stopped) = oneshot::channel();

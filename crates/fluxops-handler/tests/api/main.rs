@@ -1,5 +1,6 @@
 //! End-to-end tests of the handler over a real socket (port 0, loopback only).
 
+mod blob;
 mod errors;
 mod health;
 mod helpers;

@@ -1,0 +1,110 @@
+//! The handler over a Blob Storage registry in a real Azurite: a new version is picked up
+//! without a restart, and a tampered blob is refused while the old model keeps serving.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use fluxops_inference::sha256_hex;
+use fluxops_store::{LatestPointer, Registry, create_container, write_object};
+use time::OffsetDateTime;
+
+use crate::helpers::{MODEL, TestApp, artifact_bytes, publish, serve, stumps, test_config};
+
+#[path = "../../../../xtask/src/azurite.rs"]
+mod azurite;
+
+/// The Azurite the test command started, or one of our own for a plain `cargo test`.
+fn blob_endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    static OWN_AZURITE: OnceLock<azurite::Azurite> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        if let Ok(endpoint) = std::env::var(azurite::AZURITE_ENV) {
+            return endpoint;
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let own = azurite::Azurite::start(&root, &[])
+            .expect("start Azurite (run `sh ci/tools.sh` first)");
+        let endpoint = own.blob_endpoint().to_owned();
+        let _ = OWN_AZURITE.set(own);
+        endpoint
+    })
+}
+
+/// A handler over a fresh container of Azurite's development account (the store signs loopback
+/// `devstoreaccount1` URLs with Azurite's published key), serving `v1`.
+async fn spawn_on_azurite(container: &str) -> (TestApp, String) {
+    let url = format!("{}/devstoreaccount1/{container}", blob_endpoint());
+    create_container(&url).await.expect("create the container");
+    let registry = Registry::open(&url).expect("open the Blob registry");
+    publish(&registry, "v1", artifact_bytes(stumps([0, 1]), "v1")).await;
+    let mut config = test_config();
+    config.model_source = url.clone();
+    let app = serve(config, registry, None).await;
+    app.wait_for_version("v1").await;
+    (app, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_published_to_blob_storage_is_served_without_a_restart() {
+    let (app, _) = spawn_on_azurite(&format!("swap-{}", std::process::id())).await;
+    publish(&app.registry, "v2", artifact_bytes(stumps([3, 8]), "v2")).await;
+    let health = app.wait_for_version("v2").await;
+    assert_eq!(health["status"], "healthy");
+    let prediction: serde_json::Value = app
+        .predict(crate::helpers::SEED_REQUEST)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(prediction["model_version"], "v2");
+    assert_eq!(prediction["prediction"], 3);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_blob_is_refused_and_the_old_model_keeps_serving() {
+    let (app, url) = spawn_on_azurite(&format!("tamper-{}", std::process::id())).await;
+    // v2's model.json is changed after its digest was taken: the pointer names the digest of
+    // the good bytes, the blob holds others.
+    let good = artifact_bytes(stumps([3, 8]), "v2");
+    let mut tampered = good.clone();
+    let last = tampered.len() - 2;
+    tampered.insert(last, b' ');
+    write_object(&format!("{url}/{MODEL}/v2/model.json"), tampered)
+        .await
+        .expect("write the tampered blob");
+    let pointer = LatestPointer {
+        version: "v2".to_owned(),
+        sha256: sha256_hex(&good),
+        path: format!("{MODEL}/v2/model.json"),
+        published_at: OffsetDateTime::now_utc(),
+    };
+    write_object(
+        &format!("{url}/{MODEL}/latest.json"),
+        serde_json::to_vec(&pointer).expect("pointer JSON"),
+    )
+    .await
+    .expect("move the pointer");
+
+    // Wait until the watcher has looked at the new pointer and refused it.
+    let mut health = serde_json::Value::Null;
+    for _ in 0..300 {
+        health = app.get("/api/health").await.json().await.expect("JSON");
+        if health["registry"]["problem"]
+            .as_str()
+            .is_some_and(|problem| problem.contains("v2"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let problem = health["registry"]["problem"].as_str().unwrap_or_default();
+    assert!(problem.contains("SHA-256"), "health: {health}");
+    assert_eq!(health["status"], "healthy");
+    assert_eq!(health["model"]["version"], "v1");
+    let response = app.predict(crate::helpers::SEED_REQUEST).await;
+    assert_eq!(response.status(), 200);
+    let prediction: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(prediction["model_version"], "v1");
+    app.stop().await;
+}
