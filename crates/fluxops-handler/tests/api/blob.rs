@@ -108,3 +108,42 @@ async fn a_tampered_blob_is_refused_and_the_old_model_keeps_serving() {
     assert_eq!(prediction["model_version"], "v1");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_not_there_yet_is_reported_then_served_as_soon_as_it_is() {
+    let url = format!(
+        "{}/devstoreaccount1/later-{}",
+        blob_endpoint(),
+        std::process::id()
+    );
+    let registry = Registry::open(&url).expect("open the Blob registry");
+    let mut config = test_config();
+    config.model_source = url.clone();
+    let app = serve(config, registry, None).await;
+
+    // The container does not exist: unhealthy, with a reason that names it.
+    let mut health = app.wait_for_first_check().await;
+    for _ in 0..300 {
+        if health["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("later-"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        health = app.get("/api/health").await.json().await.expect("JSON");
+    }
+    assert_eq!(app.get("/api/health").await.status(), 503);
+    let reason = health["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("does not exist"), "health: {health}");
+
+    // The watcher keeps trying: once the model is published, it is served.
+    create_container(&url).await.expect("create the container");
+    publish(&app.registry, "v1", artifact_bytes(stumps([0, 1]), "v1")).await;
+    app.wait_for_version("v1").await;
+    assert_eq!(
+        app.predict(crate::helpers::SEED_REQUEST).await.status(),
+        200
+    );
+    app.stop().await;
+}
