@@ -22,10 +22,16 @@ cleanup() {
 trap cleanup EXIT
 export BENCH_COLD_RUNS=${BENCH_COLD_RUNS:-3}
 
+# A throw-away CA and a certificate for 127.0.0.1 signed by it (webpki refuses a CA
+# certificate used as the server's own).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
-  -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
-  -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-cat /etc/ssl/certs/ca-certificates.crt "$work/cert.pem" >"$work/bundle.pem"
+  -subj "/CN=FluxOps bench CA" -keyout "$work/ca-key.pem" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$work/key.pem" -out "$work/cert.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n' >"$work/ext.cnf"
+openssl x509 -req -in "$work/cert.csr" -CA "$work/ca.pem" -CAkey "$work/ca-key.pem" \
+  -CAcreateserial -days 1 -extfile "$work/ext.cnf" -out "$work/cert.pem" 2>/dev/null
+cat /etc/ssl/certs/ca-certificates.crt "$work/ca.pem" >"$work/bundle.pem"
 
 # The receiver: answers every POST as Application Insights does and counts the items.
 python3 - "$work" <<'PY' &
@@ -74,7 +80,7 @@ APPLICATIONINSIGHTS_CONNECTION_STRING="$key;IngestionEndpoint=https://127.0.0.1:
 echo "   envelopes accepted by the receiver: $(cat "$work/items" 2>/dev/null || echo 0)"
 APPLICATIONINSIGHTS_CONNECTION_STRING="$key;IngestionEndpoint=https://127.0.0.1:$closed_port/" run dead
 
-rps32() { awk '/concurrency 32/ {print $5}' "$work/$1.txt"; }
+rps32() { awk '/concurrency 32/ {print $4}' "$work/$1.txt"; }
 for mode in live dead; do
   awk -v off="$(rps32 off)" -v on="$(rps32 "$mode")" -v mode="$mode" \
     'BEGIN {printf "%s: %+.1f%% throughput at concurrency 32 vs off\n", mode, (on - off) / off * 100}'
