@@ -6,8 +6,7 @@ use anyhow::Context;
 
 use crate::{run_command, run_command_with_env};
 
-#[path = "azurite.rs"]
-mod azurite;
+use fluxops_azurite as azurite;
 
 /// Runs every check, cheapest first, stopping at the first failure. The formatting, lint and
 /// tool steps are the same scripts the pipeline's jobs run, so the two cannot drift.

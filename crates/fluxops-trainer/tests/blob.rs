@@ -2,31 +2,15 @@
 //! azurite`, and the run's log in the `logs` container.
 
 use std::process::Command;
-use std::sync::OnceLock;
 
 use fluxops_inference::Model;
 use fluxops_store::{
     AccountKey, Backend, BlobAuth, BlobSettings, BlobStore, Registry, WriteCondition,
 };
 
-#[path = "../../../xtask/src/azurite.rs"]
-mod azurite;
-
 /// The Azurite the test command started, or one of our own for a plain `cargo test`.
 fn blob_endpoint() -> &'static str {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    static OWN_AZURITE: OnceLock<azurite::Azurite> = OnceLock::new();
-    ENDPOINT.get_or_init(|| {
-        if let Ok(endpoint) = std::env::var(azurite::AZURITE_ENV) {
-            return endpoint;
-        }
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let own = azurite::Azurite::start(&root, &[])
-            .expect("start Azurite (run `sh ci/tools.sh` first)");
-        let endpoint = own.blob_endpoint().to_owned();
-        let _ = OWN_AZURITE.set(own);
-        endpoint
-    })
+    fluxops_azurite::test_blob_endpoint()
 }
 
 /// Azurite's development account key: published by Microsoft for the emulator, not a secret.

@@ -1,7 +1,6 @@
 //! The handler over a Blob Storage registry in a real Azurite: a new version is picked up
 //! without a restart, and a tampered blob is refused while the old model keeps serving.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use fluxops_inference::sha256_hex;
@@ -10,24 +9,9 @@ use time::OffsetDateTime;
 
 use crate::helpers::{MODEL, TestApp, artifact_bytes, publish, serve, stumps, test_config};
 
-#[path = "../../../../xtask/src/azurite.rs"]
-mod azurite;
-
 /// The Azurite the test command started, or one of our own for a plain `cargo test`.
 fn blob_endpoint() -> &'static str {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    static OWN_AZURITE: OnceLock<azurite::Azurite> = OnceLock::new();
-    ENDPOINT.get_or_init(|| {
-        if let Ok(endpoint) = std::env::var(azurite::AZURITE_ENV) {
-            return endpoint;
-        }
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let own = azurite::Azurite::start(&root, &[])
-            .expect("start Azurite (run `sh ci/tools.sh` first)");
-        let endpoint = own.blob_endpoint().to_owned();
-        let _ = OWN_AZURITE.set(own);
-        endpoint
-    })
+    fluxops_azurite::test_blob_endpoint()
 }
 
 /// A handler over a fresh container of Azurite's development account (the store signs loopback

@@ -1,16 +1,12 @@
 //! Shared test plumbing: one Azurite per test binary, a fresh container per test.
 
-use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use fluxops_store::{AccountKey, BlobAuth, BlobSettings, BlobStore, Registry, RetrySettings};
 
-#[path = "../../../../xtask/src/azurite.rs"]
-mod azurite;
-
-pub use azurite::Azurite;
+pub use fluxops_azurite::{Azurite, workspace_root};
 
 /// Short retries, so that failure tests stay fast.
 pub const QUICK_RETRY: RetrySettings = RetrySettings {
@@ -28,33 +24,10 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
     }
 });
 
-/// The workspace root, where `.tools/` lives.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The shared Azurite's blob endpoint, `http://127.0.0.1:<port>`.
 pub fn blob_endpoint() -> &'static str {
-    static ENDPOINT: OnceLock<String> = OnceLock::new();
-    static OWN_AZURITE: OnceLock<Azurite> = OnceLock::new();
     LazyLock::force(&TRACING);
-    ENDPOINT.get_or_init(|| {
-        if let Ok(endpoint) = std::env::var(azurite::AZURITE_ENV) {
-            return endpoint;
-        }
-        let under_ci = std::env::var("CI").is_ok_and(|ci| !matches!(ci.as_str(), "" | "0" | "false"));
-        assert!(
-            !under_ci,
-            "{} is not set: under CI the Blob tests run through `cargo xtask test`, which starts Azurite",
-            azurite::AZURITE_ENV
-        );
-        let own = Azurite::start(&workspace_root(), &[])
-            .unwrap_or_else(|error| panic!("cannot start Azurite for the Blob tests: {error}"));
-        let endpoint = own.blob_endpoint().to_owned();
-        // Kept for the life of the test binary; its guard stops Azurite when the binary exits.
-        let _ = OWN_AZURITE.set(own);
-        endpoint
-    })
+    fluxops_azurite::test_blob_endpoint()
 }
 
 /// A container name no other test (or earlier run against the same Azurite) uses.

@@ -1,19 +1,21 @@
 //! Starts and stops Azurite's blob service (npm `azurite@3.35.0`, installed into `.tools/node` by
-//! `ci/tools.sh`) on a free loopback port.
+//! `ci/tools.sh`) on a free loopback port: test support, never shipped.
 //!
-//! `cargo xtask test` uses it to give the workspace's tests one Azurite, and the Blob tests of
-//! `fluxops-store` include this same file to start their own (for a plain `cargo test`, and
-//! for the HTTPS, OAuth-enabled instance of the managed-identity test). Standard library only, so
-//! both can compile it.
+//! `cargo xtask test` starts one [`Azurite`] for the whole workspace and hands its address to the
+//! tests in [`AZURITE_ENV`]; the Blob tests of the store, the trainer and the handler find it with
+//! [`test_blob_endpoint`], which starts their own Azurite under a plain `cargo test`. The
+//! managed-identity test starts an HTTPS, OAuth-enabled one with [`Azurite::start`]. Standard
+//! library only.
+#![deny(missing_docs)]
 //!
 //! Azurite runs under a small `sh` guard that stops it when the guard's standard input closes:
 //! when [`Azurite`] is dropped, and also when the owning process dies without dropping it (a
 //! test binary's statics are never dropped), so no Azurite outlives its owner.
 
 use std::io::{self, BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{OnceLock, mpsc};
 use std::time::Duration;
 
 /// Where `ci/tools.sh` installs Azurite's blob service, relative to the workspace root.
@@ -141,4 +143,41 @@ fn wait_for_endpoint(stdout: impl io::Read + Send + 'static) -> io::Result<Strin
             }
         }
     }
+}
+
+/// The blob endpoint (`http://127.0.0.1:<port>`) the Blob tests of one test binary share: the
+/// Azurite `cargo xtask test` started, named by [`AZURITE_ENV`], or else one started here from the
+/// workspace's `.tools` for the life of the test binary (a plain `cargo test`).
+///
+/// Under CI (`CI` set and not `false`/`0`) the variable must be set: CI runs the tests through the
+/// test command, and a missing Azurite there is a bug to report, not to paper over.
+///
+/// # Panics
+/// When Azurite cannot be started (for instance before `sh ci/tools.sh` installed it): tests
+/// cannot go on without it.
+pub fn test_blob_endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    static OWN_AZURITE: OnceLock<Azurite> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        if let Ok(endpoint) = std::env::var(AZURITE_ENV) {
+            return endpoint;
+        }
+        let under_ci =
+            std::env::var("CI").is_ok_and(|ci| !matches!(ci.as_str(), "" | "0" | "false"));
+        assert!(
+            !under_ci,
+            "{AZURITE_ENV} is not set: under CI the Blob tests run through `cargo xtask test`, which starts Azurite"
+        );
+        let own = Azurite::start(&workspace_root(), &[])
+            .unwrap_or_else(|error| panic!("cannot start Azurite for the Blob tests: {error}"));
+        let endpoint = own.blob_endpoint().to_owned();
+        // Kept for the life of the test binary; its guard stops Azurite when the binary exits.
+        let _ = OWN_AZURITE.set(own);
+        endpoint
+    })
+}
+
+/// The workspace root, where `.tools/` lives.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
