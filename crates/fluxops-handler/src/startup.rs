@@ -19,11 +19,9 @@ use crate::watcher;
 #[non_exhaustive]
 pub enum StartupError {
     /// `FLUXOPS_MODEL_SOURCE` names no registry the store can open.
-    #[error("cannot open the model registry {model_source:?}")]
+    #[error("cannot open the model registry named by FLUXOPS_MODEL_SOURCE")]
     Registry {
-        /// The configured source.
-        model_source: String,
-        /// What the store said.
+        /// What the store said (it names the source, without any credential).
         #[source]
         source: fluxops_store::Error,
     },
@@ -54,11 +52,8 @@ pub struct Application {
 impl Application {
     /// Opens the registry and binds the listener; nothing is served or loaded yet.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let registry =
-            Registry::open(&config.model_source).map_err(|source| StartupError::Registry {
-                model_source: config.model_source.clone(),
-                source,
-            })?;
+        let registry = Registry::open(&config.model_source)
+            .map_err(|source| StartupError::Registry { source })?;
         let requested = SocketAddr::new(config.host, config.port);
         let bind_error = |source| StartupError::Bind {
             address: requested,

@@ -13,8 +13,6 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// How long a conditional write waits for another writer's lock before reporting a conflict.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
-/// A lock older than this was left by a writer that died; it is broken.
-const STALE_LOCK: Duration = Duration::from_secs(30);
 
 /// A registry folder on the local file system.
 ///
@@ -216,9 +214,12 @@ impl Drop for TemporaryFile {
     }
 }
 
-/// An exclusive lock on a key held as a `.lock` file beside it.
+/// An exclusive lock on a key: an operating-system lock on a `.lock` file beside it.
+///
+/// The file itself stays; the lock goes with the open file, so a writer that dies releases it and
+/// no staleness guess is needed.
 struct FileLock {
-    path: PathBuf,
+    _file: fs::File,
 }
 
 impl FileLock {
@@ -226,32 +227,82 @@ impl FileLock {
         let mut name = target.file_name().unwrap_or_default().to_owned();
         name.push(".lock");
         let path = target.with_file_name(format!(".{}", name.to_string_lossy()));
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
         let started = SystemTime::now();
         loop {
-            match fs::File::create_new(&path) {
-                Ok(_) => return Ok(FileLock { path }),
-                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-                    let age = fs::metadata(&path)
-                        .and_then(|metadata| metadata.modified())
-                        .ok()
-                        .and_then(|modified| modified.elapsed().ok());
-                    if age.is_some_and(|age| age > STALE_LOCK) {
-                        let _ = fs::remove_file(&path);
-                        continue;
-                    }
+            match file.try_lock() {
+                Ok(()) => return Ok(FileLock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) => {
                     if started.elapsed().unwrap_or_default() > LOCK_WAIT {
-                        return Err(error);
+                        return Err(io::Error::new(
+                            io::ErrorKind::WouldBlock,
+                            "another writer holds the lock",
+                        ));
                     }
                     std::thread::sleep(Duration::from_millis(10));
                 }
-                Err(error) => return Err(error),
+                Err(fs::TryLockError::Error(error)) => return Err(error),
             }
         }
     }
 }
 
-impl Drop for FileLock {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::Registry;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn of_many_writers_holding_the_same_tag_exactly_one_moves_latest() {
+        let folder = tempfile::tempdir().unwrap();
+        let registry = Registry::new(Arc::new(LocalFolder::new(folder.path())));
+        let first = registry
+            .publish("m", "v0", b"{}".to_vec(), b"{}".to_vec())
+            .await
+            .unwrap();
+        for version in ["v1", "v2", "v3", "v4", "v5", "v6"] {
+            LocalFolder::new(folder.path())
+                .put(
+                    &format!("m/{version}/model.json"),
+                    version.as_bytes().to_vec(),
+                    WriteCondition::IfAbsent,
+                )
+                .await
+                .unwrap();
+        }
+        let attempts = ["v1", "v2", "v3", "v4", "v5", "v6"].map(|version| {
+            let registry = registry.clone();
+            let etag = first.etag.clone();
+            tokio::spawn(async move { registry.promote("m", version, Some(etag)).await })
+        });
+        let mut won = 0;
+        for attempt in attempts {
+            match attempt.await.unwrap() {
+                Ok(_) => won += 1,
+                Err(error) => assert_eq!(error.kind(), ErrorKind::Conflict, "{error}"),
+            }
+        }
+        assert_eq!(won, 1);
+    }
+
+    #[test]
+    fn a_version_is_written_once() {
+        let folder = tempfile::tempdir().unwrap();
+        let local = LocalFolder::new(folder.path());
+        local
+            .put_blocking("m/v1/model.json", b"a", &WriteCondition::IfAbsent)
+            .unwrap();
+        let again = local.put_blocking("m/v1/model.json", b"b", &WriteCondition::IfAbsent);
+        assert_eq!(again.unwrap_err().kind(), ErrorKind::AlreadyExists);
+        assert_eq!(
+            fs::read(folder.path().join("m/v1/model.json")).unwrap(),
+            b"a"
+        );
     }
 }

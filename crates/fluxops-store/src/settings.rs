@@ -325,6 +325,27 @@ fn azurite(environment: &AzureEnvironment) -> Result<(ContainerAddress, AccountK
     Ok((address, connection.key))
 }
 
+/// A location as it may be shown in messages and logs: without a query string or fragment (a SAS
+/// token is a credential) and without user information.
+fn redacted(text: &str) -> String {
+    let without_query = text.split(['?', '#']).next().unwrap_or_default();
+    match without_query.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            let elided = if without_query.len() < text.len() {
+                "?…"
+            } else {
+                ""
+            };
+            format!("{scheme}://{host}{path}{elided}")
+        }
+        None => without_query.to_owned(),
+    }
+}
+
 fn push_segments(url: &mut Url, segments: &[&str]) {
     if let Ok(mut path) = url.path_segments_mut() {
         path.pop_if_empty().extend(segments);
@@ -423,8 +444,9 @@ impl ContainerAddress {
             Error::new(
                 ErrorKind::InvalidInput,
                 format!(
-                    "{text:?} is not a Blob Storage URL ({why}); expected \
-                     https://<account>.blob.core.windows.net/<container>"
+                    "{:?} is not a Blob Storage URL ({why}); expected \
+                     https://<account>.blob.core.windows.net/<container>",
+                    redacted(text)
                 ),
             )
         };
@@ -436,6 +458,9 @@ impl ContainerAddress {
             return Err(invalid(
                 "SAS tokens and other query strings are not supported",
             ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid("credentials in the URL are not supported"));
         }
         let host = url.host_str().ok_or_else(|| invalid("no host"))?;
         let path_style = host == "localhost"
@@ -652,5 +677,22 @@ mod tests {
             ..AzureEnvironment::default()
         };
         assert!(!format!("{environment:?}").contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn messages_never_repeat_a_sas_token_or_url_credentials() {
+        for source in [
+            "https://acct.blob.core.windows.net/models?sv=2024&sig=SECRETSIG",
+            "https://user:SECRETPW@acct.blob.core.windows.net/models",
+        ] {
+            let message = BlobSettings::from_source(source, &environment())
+                .unwrap_err()
+                .to_string();
+            assert!(!message.contains("SECRET"), "{message}");
+            assert!(
+                message.contains("acct.blob.core.windows.net/models"),
+                "{message}"
+            );
+        }
     }
 }

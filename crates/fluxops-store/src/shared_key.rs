@@ -89,10 +89,8 @@ impl ConnectionString {
             .filter(|part| !part.is_empty())
         {
             let Some((name, value)) = part.split_once('=') else {
-                return Err(invalid(format!(
-                    "part {:?} is not Name=value",
-                    part.chars().take(24).collect::<String>()
-                )));
+                // The part itself is not repeated: it may be a piece of the key.
+                return Err(invalid("a part is not Name=value".to_owned()));
             };
             let value = value.trim().to_owned();
             match name.trim().to_ascii_lowercase().as_str() {
