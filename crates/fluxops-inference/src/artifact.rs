@@ -161,26 +161,45 @@ impl ModelArtifact {
     ///
     /// The forest's structure is checked when it is compiled ([`crate::Model::from_artifact`]).
     pub fn from_json(bytes: &[u8]) -> Result<Self, ArtifactError> {
+        let artifact = Self::parse(bytes)?;
+        artifact.check_digest()?;
+        Ok(artifact)
+    }
+
+    /// Parses an artifact of the supported format version, without checking its digest.
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Self, ArtifactError> {
         #[derive(Deserialize)]
         struct Header {
             format_version: u32,
         }
-        let header: Header = serde_json::from_slice(bytes)?;
-        if header.format_version != FORMAT_VERSION {
-            return Err(ArtifactError::UnsupportedFormatVersion {
-                found: header.format_version,
-                supported: FORMAT_VERSION,
-            });
+        let unsupported = |found| ArtifactError::UnsupportedFormatVersion {
+            found,
+            supported: FORMAT_VERSION,
+        };
+        match serde_json::from_slice::<ModelArtifact>(bytes) {
+            Ok(artifact) if artifact.format_version == FORMAT_VERSION => Ok(artifact),
+            Ok(artifact) => Err(unsupported(artifact.format_version)),
+            // Another version may have another layout: say so rather than what does not parse.
+            Err(error) => match serde_json::from_slice::<Header>(bytes) {
+                Ok(header) if header.format_version != FORMAT_VERSION => {
+                    Err(unsupported(header.format_version))
+                }
+                _ => Err(error.into()),
+            },
         }
-        let artifact: ModelArtifact = serde_json::from_slice(bytes)?;
-        let computed = forest_sha256(&artifact.forest);
-        if computed != artifact.forest_sha256 {
-            return Err(ArtifactError::DigestMismatch {
-                recorded: artifact.forest_sha256,
+    }
+
+    /// Checks that the forest hashes to the recorded digest.
+    pub(crate) fn check_digest(&self) -> Result<(), ArtifactError> {
+        let computed = forest_sha256(&self.forest);
+        if computed == self.forest_sha256 {
+            Ok(())
+        } else {
+            Err(ArtifactError::DigestMismatch {
+                recorded: self.forest_sha256.clone(),
                 computed,
-            });
+            })
         }
-        Ok(artifact)
     }
 }
 

@@ -137,18 +137,4 @@ pub enum ForestError {
         /// Total number of nodes.
         n_nodes: usize,
     },
-    /// Trees built for different feature or class counts cannot be merged.
-    #[error(
-        "cannot merge forests of different shapes ({left_features} features / {left_classes} classes vs {right_features} / {right_classes})"
-    )]
-    ShapeMismatch {
-        /// Features of the first forest.
-        left_features: usize,
-        /// Classes of the first forest.
-        left_classes: usize,
-        /// Features of the second forest.
-        right_features: usize,
-        /// Classes of the second forest.
-        right_classes: usize,
-    },
 }

@@ -52,7 +52,7 @@ impl BatchPrediction {
 impl Model {
     /// Parses, verifies and compiles an artifact from `model.json` bytes.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ArtifactError> {
-        Self::from_artifact(ModelArtifact::from_json(bytes)?)
+        Self::from_artifact(ModelArtifact::parse(bytes)?)
     }
 
     /// Verifies and compiles a parsed artifact.
@@ -60,13 +60,7 @@ impl Model {
     /// Checks the digest again (the artifact's fields are public), the forest's structure, and
     /// that the feature names and class labels match the forest.
     pub fn from_artifact(artifact: ModelArtifact) -> Result<Self, ArtifactError> {
-        let computed = crate::artifact::forest_sha256(&artifact.forest);
-        if computed != artifact.forest_sha256 {
-            return Err(ArtifactError::DigestMismatch {
-                recorded: artifact.forest_sha256,
-                computed,
-            });
-        }
+        artifact.check_digest()?;
         let forest = CompiledForest::compile(&artifact.forest)?;
         let metadata = artifact.metadata;
         if metadata.feature_names.len() != forest.n_features() {
@@ -103,11 +97,6 @@ impl Model {
     /// Hex SHA-256 of the forest content.
     pub fn forest_sha256(&self) -> &str {
         &self.forest_sha256
-    }
-
-    /// The compiled forest.
-    pub fn forest(&self) -> &CompiledForest {
-        &self.forest
     }
 
     /// Number of features a row must have.
@@ -166,15 +155,22 @@ impl Model {
         })
     }
 
-    /// Checks rows of possibly different lengths and packs them into a batch, naming the first bad
-    /// row; the way to turn a JSON `instances` array into input for [`Model::predict_batch`].
+    /// Checks that rows of possibly different lengths all have the model's feature count and packs
+    /// them into a batch, naming the first bad row; the way to turn a JSON `instances` array into
+    /// input for [`Model::predict_batch`] (which checks the values).
     pub fn rows_to_batch(&self, rows: &[Vec<f64>]) -> Result<Array2<f64>, InputError> {
         if rows.is_empty() {
             return Err(InputError::EmptyBatch);
         }
         let mut flat = Vec::with_capacity(rows.len() * self.n_features());
         for (row_idx, row) in rows.iter().enumerate() {
-            self.forest.check_row(row, Some(row_idx))?;
+            if row.len() != self.n_features() {
+                return Err(InputError::WrongFeatureCount {
+                    row: Some(row_idx),
+                    expected: self.n_features(),
+                    actual: row.len(),
+                });
+            }
             flat.extend_from_slice(row);
         }
         Ok(

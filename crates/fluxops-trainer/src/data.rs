@@ -1,7 +1,5 @@
 //! Training data: a CSV file with a header row and a target column, or the reference synthetic set.
 
-use std::path::Path;
-
 use ndarray::Array2;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -64,15 +62,6 @@ impl Dataset {
             source: format!("synthetic:rows={n_rows},features={n_features},seed={seed}"),
             sha256: hex::encode(hasher.finalize()),
         }
-    }
-
-    /// Reads a CSV file with a header row; every column but `target` is a numeric feature.
-    pub fn from_csv_file(path: &Path, target: &str) -> Result<Self, DataError> {
-        let bytes = std::fs::read(path).map_err(|source| DataError::Read {
-            file: path.display().to_string(),
-            source,
-        })?;
-        Self::from_csv_bytes(&bytes, &path.display().to_string(), target)
     }
 
     /// Parses CSV bytes (header row first) from `source`, which names the data in errors.

@@ -5,15 +5,6 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum DataError {
-    /// The file could not be read.
-    #[error("cannot read {file}: {source}")]
-    Read {
-        /// The file.
-        file: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
     /// The file has no header or no data rows.
     #[error("{file} is empty: expected a header row and at least one data row")]
     Empty {

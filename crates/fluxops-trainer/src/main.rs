@@ -1,6 +1,6 @@
 //! `fluxops-train`: train a random forest and write a versioned, verified model artifact.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -113,13 +113,12 @@ fn run(cli: Cli, metrics: &Metrics) -> anyhow::Result<()> {
     progress.phase("load");
     let load = metrics.trainer_phase(TrainerPhase::Load);
     let data = match (&cli.data, cli.synthetic) {
-        (Some(location), _) if is_url(location) => {
+        (Some(location), _) => {
             let bytes = runtime
                 .block_on(fluxops_store::read_object(location))
-                .with_context(|| format!("cannot download the training data {location}"))?;
+                .with_context(|| format!("cannot read the training data {location}"))?;
             Dataset::from_csv_bytes(&bytes, location, &cli.target)?
         }
-        (Some(path), _) => Dataset::from_csv_file(Path::new(path), &cli.target)?,
         (None, Some(n_rows)) => Dataset::synthetic(n_rows, cli.synthetic_features, cli.seed),
         (None, None) => anyhow::bail!("give --data FILE.csv or --synthetic ROWS"),
     };
@@ -194,10 +193,6 @@ async fn publish_elsewhere(
 
 /// The container, beside a Blob registry, that receives each run's metrics and log.
 const LOGS_CONTAINER: &str = "logs";
-
-fn is_url(location: &str) -> bool {
-    location.starts_with("https://") || location.starts_with("http://")
-}
 
 /// A progress bar on stderr when it is a terminal; nothing when piped.
 struct TerminalProgress {

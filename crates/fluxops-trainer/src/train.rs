@@ -1,12 +1,13 @@
 //! The training run: split, fit shards in parallel, compile, check, evaluate, build the artifact.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use fluxops_inference::{
-    Algorithm, Evaluation, ForestSpec, Model, ModelArtifact, ModelMetadata, RANDOM_FOREST,
-    TrainingData,
+    Algorithm, Evaluation, FORMAT_VERSION, ForestSpec, Model, ModelArtifact, ModelMetadata,
+    RANDOM_FOREST, TrainingData,
 };
 use ndarray::{Array1, Array2, Axis};
 use rand::SeedableRng;
@@ -198,7 +199,7 @@ pub fn train(
         n_test_rows: test_rows.len(),
         test_size: options.test_size,
     };
-    let mut metadata = ModelMetadata {
+    let metadata = ModelMetadata {
         name: options.name.clone(),
         version: version.clone(),
         created_at,
@@ -219,9 +220,16 @@ pub fn train(
         training_data: training_data.clone(),
         metrics: Evaluation::from_class_indices(&classes, &[], &[]),
     };
-    // Evaluate the merged forest exactly as the handler will run it: through the artifact.
-    let model = Model::from_artifact(ModelArtifact::new(metadata.clone(), forest.clone()))
-        .map_err(|error| TrainError::Disagreement {
+    // The digest is taken once; metadata (metrics included) is not part of it.
+    let mut artifact = ModelArtifact {
+        format_version: FORMAT_VERSION,
+        metadata,
+        forest_sha256,
+        forest,
+    };
+    // Evaluate the merged forest exactly as the handler will run it: through the artifact's checks.
+    let model =
+        Model::from_artifact(artifact.clone()).map_err(|error| TrainError::Disagreement {
             what: format!("the merged forest does not load: {error}"),
         })?;
     let predicted =
@@ -231,13 +239,13 @@ pub fn train(
                 what: format!("the merged forest cannot predict the test split: {error}"),
             })?;
     let evaluation = Evaluation::from_class_indices(&classes, &y_test, &predicted.class_indices);
-    metadata.metrics = evaluation.clone();
+    artifact.metadata.metrics = evaluation.clone();
     metrics.record_trainer_accuracy(evaluation.accuracy);
     timings.evaluate = started.elapsed().as_millis();
     drop(phase);
 
     Ok(TrainOutcome {
-        artifact: ModelArtifact::new(metadata, forest),
+        artifact,
         report: MetricsReport {
             name: options.name.clone(),
             version,
@@ -360,8 +368,19 @@ fn fit_shards(
                     let Some(shard_parameters) = parameters.get(shard) else {
                         break;
                     };
-                    let result = smartcore_forest::fit(x_train, y_train, shard_parameters.clone())
-                        .and_then(|forest| smartcore_forest::compile(forest, x_train.ncols()));
+                    // A panic inside smartcore becomes this shard's error, not a crash.
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        smartcore_forest::fit(x_train, y_train, shard_parameters.clone())
+                            .and_then(|forest| smartcore_forest::compile(forest, x_train.ncols()))
+                    }))
+                    .unwrap_or_else(|panic| {
+                        let message = panic
+                            .downcast_ref::<&str>()
+                            .map(|text| (*text).to_owned())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        Err(TrainError::Fit(format!("smartcore panicked: {message}")))
+                    });
                     progress.shard_fitted(n_shards);
                     if let Ok(mut results) = results.lock() {
                         results[shard] = Some(result);
@@ -375,7 +394,8 @@ fn fit_shards(
         .unwrap_or_default()
         .into_iter()
         .map(|result| {
-            result.unwrap_or_else(|| Err(TrainError::Fit("a fitting thread died".to_owned())))
+            // Every shard index below n_shards is taken by exactly one thread and stored.
+            result.unwrap_or_else(|| Err(TrainError::Fit("a shard was not fitted".to_owned())))
         })
         .collect()
 }
