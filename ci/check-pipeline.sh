@@ -142,7 +142,7 @@ sh ci/zip-layout.sh "$zip" >"$work/layout.job"
 if ! diff -u "$work/layout.local" "$work/layout.job" >&2; then
   die "the build:package zip's layout differs from cargo xtask package's (- local, + job)"
 fi
-for entry in host.json handler health/function.json predict/function.json model-info/function.json; do
+for entry in host.json handler health/function.json predict/function.json model-info/function.json openapi/function.json; do
   grep -q " $entry\$" "$work/layout.job" || die "$zip has no $entry"
 done
 grep -q '^-rwx..x..x handler$' "$work/layout.job" || die "handler is not executable (mode 0755) in $zip"

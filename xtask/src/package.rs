@@ -36,9 +36,9 @@ pub struct Function {
     pub auth_level: &'static str,
 }
 
-/// The app's functions: predictions need a function key, as in the original project; health
-/// and model information are anonymous.
-pub const FUNCTIONS: [Function; 3] = [
+/// The app's functions: predictions need a function key, as in the original project; health,
+/// model information and the OpenAPI document are anonymous.
+pub const FUNCTIONS: [Function; 4] = [
     Function {
         name: "health",
         route: "health",
@@ -54,6 +54,12 @@ pub const FUNCTIONS: [Function; 3] = [
     Function {
         name: "model-info",
         route: "model-info",
+        methods: &["get"],
+        auth_level: "anonymous",
+    },
+    Function {
+        name: "openapi",
+        route: "openapi.json",
         methods: &["get"],
         auth_level: "anonymous",
     },
@@ -269,7 +275,8 @@ mod tests {
                 "host.json",
                 "health/function.json",
                 "predict/function.json",
-                "model-info/function.json"
+                "model-info/function.json",
+                "openapi/function.json"
             ]
         );
         let trigger = |name: &str| -> Value {
@@ -285,6 +292,8 @@ mod tests {
         assert_eq!(trigger("health")["authLevel"], "anonymous");
         assert_eq!(trigger("model-info")["authLevel"], "anonymous");
         assert_eq!(trigger("model-info")["route"], "model-info");
+        assert_eq!(trigger("openapi")["route"], "openapi.json");
+        assert_eq!(trigger("openapi")["authLevel"], "anonymous");
     }
 
     #[test]
@@ -355,6 +364,8 @@ mod tests {
                 "host.json",
                 "model-info/",
                 "model-info/function.json",
+                "openapi/",
+                "openapi/function.json",
                 "predict/",
                 "predict/function.json",
             ]

@@ -131,7 +131,12 @@ impl Config {
             |text| text.parse().ok(),
         );
         let model_source = reader.text(MODEL_SOURCE_VAR, defaults.model_source);
-        let model_name = reader.text(MODEL_NAME_VAR, defaults.model_name);
+        let model_name = reader.parse(
+            MODEL_NAME_VAR,
+            defaults.model_name,
+            "1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            |text| fluxops_store::is_valid_name(text).then(|| text.to_owned()),
+        );
         let refresh_interval = reader.parse(
             REFRESH_VAR,
             defaults.refresh_interval,
@@ -345,6 +350,16 @@ mod tests {
         assert_eq!(
             error.problems(),
             [format!("{MAX_BATCH_VAR} is not valid UTF-8")]
+        );
+    }
+
+    #[test]
+    fn a_model_name_the_registry_cannot_hold_stops_the_start() {
+        let error = config(&[(MODEL_NAME_VAR, "../etc")]).unwrap_err();
+        assert!(error.to_string().contains("FLUXOPS_MODEL_NAME"), "{error}");
+        assert_eq!(
+            config(&[(MODEL_NAME_VAR, "churn-v2")]).unwrap().model_name,
+            "churn-v2"
         );
     }
 }

@@ -95,10 +95,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let state = AppState::new(&self.config, self.metrics);
+        let source = &self.config.model_source;
+        let blob_container = fluxops_store::is_blob_url(source).then(|| source.clone());
         let watcher = tokio::spawn(watcher::watch(
             self.registry,
             state.clone(),
             self.config.refresh_interval,
+            blob_container,
         ));
         tracing::info!(address = %self.address, "listening");
         // Without TCP_NODELAY small responses wait for the client's delayed ACK (40 ms).

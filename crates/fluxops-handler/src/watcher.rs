@@ -16,11 +16,20 @@ use crate::state::{AppState, LoadedModel};
 /// A new version is fetched (digest-checked by the registry), verified and swapped in only when
 /// the pointer's tag changes. A refused artifact is logged and remembered by its tag, so it is not
 /// downloaded again until the pointer moves; the current model keeps serving meanwhile.
-pub(crate) async fn watch(registry: Registry, state: AppState, interval: Duration) {
+///
+/// `blob_container` is the registry's container URL when it is in Blob Storage: artifact
+/// downloads are then reported as dependencies on it.
+pub(crate) async fn watch(
+    registry: Registry,
+    state: AppState,
+    interval: Duration,
+    blob_container: Option<String>,
+) {
     let mut watcher = Watcher {
         registry,
         state,
         handled: None,
+        blob_container,
     };
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -35,6 +44,8 @@ struct Watcher {
     state: AppState,
     /// The pointer tag last acted on for good (loaded, or refused with the reason).
     handled: Option<(ETag, Option<String>)>,
+    /// The container URL of a Blob Storage registry.
+    blob_container: Option<String>,
 }
 
 /// Why a published version is not being served.
@@ -60,7 +71,7 @@ impl Watcher {
                 return;
             }
             Err(error) => {
-                tracing::warn!(%error, "cannot read the model registry");
+                fluxops_telemetry::record_exception("store", &error);
                 self.state
                     .metrics()
                     .record_model_reload(ModelReload::Failed);
@@ -118,16 +129,19 @@ impl Watcher {
 
     async fn load(&self, name: &str, latest: &Latest) -> Result<LoadedModel, LoadFailure> {
         let pointer = &latest.pointer;
-        let bytes =
-            self.registry
-                .fetch(name, pointer)
-                .await
-                .map_err(|error| match error.kind() {
-                    ErrorKind::Integrity | ErrorKind::NotFound | ErrorKind::InvalidInput => {
-                        LoadFailure::Refused(error.to_string())
-                    }
-                    _ => LoadFailure::Transient(error.to_string()),
-                })?;
+        let fetch = self.registry.fetch(name, pointer);
+        let fetched = match &self.blob_container {
+            Some(container) => {
+                fluxops_telemetry::trace_blob_read(container, &pointer.path, fetch).await
+            }
+            None => fetch.await,
+        };
+        let bytes = fetched.map_err(|error| match error.kind() {
+            ErrorKind::Integrity | ErrorKind::NotFound | ErrorKind::InvalidInput => {
+                LoadFailure::Refused(error.to_string())
+            }
+            _ => LoadFailure::Transient(error.to_string()),
+        })?;
         // Parsing and compiling a large forest takes milliseconds: keep it off the request workers.
         let model = tokio::task::spawn_blocking(move || Model::from_json(&bytes))
             .await
@@ -234,6 +248,7 @@ mod tests {
             registry: registry.clone(),
             state: AppState::new(&Config::default(), Default::default()),
             handled: None,
+            blob_container: None,
         };
         (watcher, backend, registry)
     }

@@ -48,9 +48,11 @@ pub use blob::BlobStore;
 pub use error::{Error, ErrorKind, Result};
 pub use local::LocalFolder;
 pub use object::{create_container, read_object, write_object};
-pub use registry::{LATEST_FILE, Latest, LatestPointer, METRICS_FILE, MODEL_FILE, Registry};
+pub use registry::{
+    LATEST_FILE, Latest, LatestPointer, METRICS_FILE, MODEL_FILE, Registry, is_valid_name,
+};
 pub use settings::{
     AZURITE_CONTAINER, AZURITE_SOURCE, AzureEnvironment, BlobAuth, BlobSettings, RetrySettings,
-    blob_location,
+    blob_location, is_blob_url,
 };
 pub use shared_key::AccountKey;

@@ -265,15 +265,19 @@ fn latest_key(name: &str) -> String {
     format!("{name}/{LATEST_FILE}")
 }
 
-/// Names and versions become path segments and blob names: keep them to a safe alphabet.
-fn check_segment(what: &str, value: &str) -> Result<()> {
-    let valid = !value.is_empty()
+/// Whether `value` can be a model name or version: 1-128 ASCII letters, digits, `.`, `_` or `-`,
+/// starting with a letter or digit (names become path segments and blob names).
+pub fn is_valid_name(value: &str) -> bool {
+    !value.is_empty()
         && value.len() <= 128
         && value.starts_with(|first: char| first.is_ascii_alphanumeric())
         && value
             .chars()
-            .all(|character| character.is_ascii_alphanumeric() || "._-".contains(character));
-    if valid {
+            .all(|character| character.is_ascii_alphanumeric() || "._-".contains(character))
+}
+
+fn check_segment(what: &str, value: &str) -> Result<()> {
+    if is_valid_name(value) {
         Ok(())
     } else {
         Err(Error::new(

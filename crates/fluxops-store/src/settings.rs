@@ -281,8 +281,9 @@ pub(crate) fn is_blob_source(source: &str) -> bool {
     source == AZURITE_SOURCE || is_blob_url(source)
 }
 
-/// Whether a location string is a blob URL rather than a local path.
-pub(crate) fn is_blob_url(location: &str) -> bool {
+/// Whether a location string is a blob URL (`http(s)://...`) rather than a local path or
+/// [`AZURITE_SOURCE`].
+pub fn is_blob_url(location: &str) -> bool {
     location.starts_with("https://") || location.starts_with("http://")
 }
 
