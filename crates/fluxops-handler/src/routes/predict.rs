@@ -136,7 +136,17 @@ async fn answer(
             ApiError::InvalidJson(format!("the body could not be read: {rejection}"))
         }
     })?;
-    let request = parse(&body)?;
+    let request = if body.len() <= INLINE_PARSE_BYTES {
+        parse(&body)?
+    } else {
+        // A large batch takes milliseconds to parse: keep it off the request workers too.
+        tokio::task::spawn_blocking(move || parse(&body))
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "request parsing task failed");
+                ApiError::Internal
+            })??
+    };
     let loaded = state.model().ok_or(ApiError::ModelUnavailable)?;
     match (request.features, request.instances) {
         (Some(features), None) => predict_one(&loaded, &features, state.metrics(), started),
@@ -158,6 +168,10 @@ async fn answer(
         )),
     }
 }
+
+/// Bodies up to this size (a single row, or a batch of a few hundred rows) are parsed in place;
+/// larger ones on the blocking pool.
+const INLINE_PARSE_BYTES: usize = 16 * 1024;
 
 /// Parses a request body, which must be a JSON object.
 fn parse(body: &[u8]) -> Result<PredictRequest, ApiError> {
