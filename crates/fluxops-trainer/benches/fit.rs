@@ -9,46 +9,33 @@ use divan::Bencher;
 use fluxops_telemetry::Metrics;
 use fluxops_trainer::{Dataset, Silent, TrainOptions, train};
 
+/// Times `train` on `n_rows x n_features` synthetic data with `options`.
+fn bench_train(bencher: Bencher, n_rows: usize, n_features: usize, options: TrainOptions) {
+    let data = Dataset::synthetic(n_rows, n_features, 42);
+    bencher.bench_local(|| {
+        train(&data, &options, &Silent, &Metrics::default())
+            .map(|outcome| outcome.report.evaluation.accuracy)
+    });
+}
+
 #[divan::bench(sample_count = 10)]
 fn fit_1000x10(bencher: Bencher) {
-    let data = Dataset::synthetic(1000, 10, 42);
-    bencher.bench_local(|| {
-        train(
-            &data,
-            &TrainOptions::default(),
-            &Silent,
-            &Metrics::default(),
-        )
-        .map(|outcome| outcome.report.evaluation.accuracy)
-    });
+    bench_train(bencher, 1000, 10, TrainOptions::default());
 }
 
 #[divan::bench(sample_count = 1, sample_size = 1)]
 fn fit_100000x20_sharded(bencher: Bencher) {
-    let data = Dataset::synthetic(100_000, 20, 42);
-    bencher.bench_local(|| {
-        train(
-            &data,
-            &TrainOptions::default(),
-            &Silent,
-            &Metrics::default(),
-        )
-        .map(|outcome| outcome.report.evaluation.accuracy)
-    });
+    bench_train(bencher, 100_000, 20, TrainOptions::default());
 }
 
 #[divan::bench(sample_count = 1, sample_size = 1)]
 fn fit_100000x20_single_thread_baseline(bencher: Bencher) {
-    let data = Dataset::synthetic(100_000, 20, 42);
     let options = TrainOptions {
         n_shards: 1,
         n_threads: 1,
         ..TrainOptions::default()
     };
-    bencher.bench_local(|| {
-        train(&data, &options, &Silent, &Metrics::default())
-            .map(|outcome| outcome.report.evaluation.accuracy)
-    });
+    bench_train(bencher, 100_000, 20, options);
 }
 
 fn main() {
