@@ -7,7 +7,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::state::AppState;
+use crate::state::{AppState, LoadedModel};
 
 /// The health report.
 #[derive(Debug, Serialize, ToSchema)]
@@ -28,7 +28,7 @@ pub(crate) struct Health {
     registry: RegistryReport,
 }
 
-/// Which model is being served.
+/// Which model is being served (also the first fields of `/api/model-info`).
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ModelSummary {
     /// Model name in the registry.
@@ -45,6 +45,18 @@ pub(crate) struct ModelSummary {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     loaded_at: OffsetDateTime,
+}
+
+impl From<&LoadedModel> for ModelSummary {
+    fn from(loaded: &LoadedModel) -> Self {
+        ModelSummary {
+            name: loaded.model.metadata().name.clone(),
+            version: loaded.version.clone(),
+            sha256: loaded.sha256.clone(),
+            published_at: loaded.published_at,
+            loaded_at: loaded.loaded_at,
+        }
+    }
 }
 
 /// What the registry watcher found.
@@ -71,13 +83,7 @@ pub(crate) struct RegistryReport {
 )]
 pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let registry = state.registry_status();
-    let model = state.model().map(|loaded| ModelSummary {
-        name: loaded.model.metadata().name.clone(),
-        version: loaded.version.clone(),
-        sha256: loaded.sha256.clone(),
-        published_at: loaded.published_at,
-        loaded_at: loaded.loaded_at,
-    });
+    let model = state.model().map(|loaded| ModelSummary::from(&*loaded));
     let (status, label, reason) = if model.is_some() {
         (StatusCode::OK, "healthy", None)
     } else {

@@ -11,15 +11,15 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::health::ModelSummary;
 use crate::state::AppState;
 
 /// Everything known about the model being served.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ModelInfo {
-    /// Model name in the registry.
-    name: String,
-    /// Version in the registry.
-    version: String,
+    /// Name, version, artifact digest, and when it was published and loaded.
+    #[serde(flatten)]
+    served: ModelSummary,
     /// The algorithm and its parameters.
     algorithm: AlgorithmInfo,
     /// Number of features a row must have.
@@ -38,20 +38,10 @@ pub(crate) struct ModelInfo {
     trained_at: OffsetDateTime,
     /// Version of the trainer that made the model.
     trainer_version: String,
-    /// Hex SHA-256 of the artifact file, as the registry pointer records it.
-    sha256: String,
     /// Hex SHA-256 of the forest content, as the artifact records it.
     forest_sha256: String,
     /// Registry location and key the artifact was loaded from.
     source: String,
-    /// When the version became `latest` in the registry.
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    published_at: OffsetDateTime,
-    /// When this process loaded it.
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    loaded_at: OffsetDateTime,
 }
 
 /// The algorithm and its parameters.
@@ -167,8 +157,7 @@ pub(crate) async fn model_info(State(state): State<AppState>) -> Result<Json<Mod
     let metadata = model.metadata();
     let algorithm = &metadata.algorithm;
     Ok(Json(ModelInfo {
-        name: metadata.name.clone(),
-        version: loaded.version.clone(),
+        served: ModelSummary::from(&*loaded),
         algorithm: AlgorithmInfo {
             name: algorithm.name.clone(),
             library: algorithm.library.clone(),
@@ -186,10 +175,7 @@ pub(crate) async fn model_info(State(state): State<AppState>) -> Result<Json<Mod
         training_data: metadata.training_data.source.clone(),
         trained_at: metadata.created_at,
         trainer_version: metadata.trainer_version.clone(),
-        sha256: loaded.sha256.clone(),
         forest_sha256: model.forest_sha256().to_owned(),
         source: loaded.source.clone(),
-        published_at: loaded.published_at,
-        loaded_at: loaded.loaded_at,
     }))
 }
