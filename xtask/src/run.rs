@@ -17,40 +17,23 @@ pub fn run(root: &Path) -> anyhow::Result<()> {
         !(source == "azurite" || source.starts_with("https://") || source.starts_with("http://"));
     if is_folder && !root.join(&source).join(&name).join("latest.json").exists() {
         eprintln!("xtask: no model {name:?} in {source}; training the reference model");
-        run_command(
+        cargo_run_release(
             root,
-            "cargo",
-            &[
-                "run",
-                "--release",
-                "-p",
-                "fluxops-trainer",
-                "--bin",
-                "fluxops-train",
-                "--",
-                "--synthetic",
-                "1000",
-                "--out",
-                &source,
-                "--name",
-                &name,
-            ],
+            "fluxops-trainer",
+            "fluxops-train",
+            &["--synthetic", "1000", "--out", &source, "--name", &name],
         )?;
     }
     let port = env_or("FUNCTIONS_CUSTOMHANDLER_PORT", "7071");
     eprintln!("xtask: serving on http://localhost:{port} (Ctrl-C stops)");
-    run_command(
-        root,
-        "cargo",
-        &[
-            "run",
-            "--release",
-            "-p",
-            "fluxops-handler",
-            "--bin",
-            "handler",
-        ],
-    )
+    cargo_run_release(root, "fluxops-handler", "handler", &[])
+}
+
+/// `cargo run --release -p <package> --bin <bin> -- <args>`.
+fn cargo_run_release(root: &Path, package: &str, bin: &str, args: &[&str]) -> anyhow::Result<()> {
+    let mut command = vec!["run", "--release", "-p", package, "--bin", bin, "--"];
+    command.extend_from_slice(args);
+    run_command(root, "cargo", &command)
 }
 
 fn env_or(name: &str, default: &str) -> String {
