@@ -1,27 +1,23 @@
 //! Settings, the `tracing` layer stack and installation.
 
-use std::{fmt, io, io::IsTerminal, str::FromStr, time::Duration};
+use std::{fmt, time::Duration};
 
 use opentelemetry::{KeyValue, trace::TracerProvider as _};
-use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-use opentelemetry_sdk::{Resource, trace::SdkTracer};
-use tracing::{Dispatch, Level};
-use tracing_subscriber::{
-    EnvFilter, Layer, Registry,
-    filter::{FilterExt, filter_fn},
-    fmt::writer::MakeWriterExt,
-    layer::SubscriberExt,
-    util::SubscriberInitExt,
-};
+use opentelemetry_sdk::Resource;
+use tracing::Dispatch;
+use tracing_subscriber::{EnvFilter, Registry, layer::SubscriberExt, util::SubscriberInitExt};
 
 use crate::{
-    events::{CUSTOM_EVENT_TARGET, error_chain},
+    events::error_chain,
     export::Providers,
     guard::TelemetryGuard,
+    layers::{BoxedLayer, LogFormat, console_layer, log_layer, span_layer},
 };
 
 /// The environment variable that turns export on.
-const CONNECTION_STRING_VAR: &str = "APPLICATIONINSIGHTS_CONNECTION_STRING";
+pub const CONNECTION_STRING_VAR: &str = "APPLICATIONINSIGHTS_CONNECTION_STRING";
+/// How an App Service setting begins when the platform could not resolve its Key Vault reference.
+const KEY_VAULT_REFERENCE: &str = "@Microsoft.KeyVault(";
 /// The environment variable that picks the console format.
 const LOG_FORMAT_VAR: &str = "FLUXOPS_LOG_FORMAT";
 /// The environment variable that sets the share of operations whose spans are exported.
@@ -30,13 +26,6 @@ const SAMPLE_RATIO_VAR: &str = "FLUXOPS_TRACE_SAMPLE_RATIO";
 const DEFAULT_FILTER: &str = "info";
 /// How long [`TelemetryGuard`] waits for the last export by default.
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Targets whose events must never be exported: the exporter's own machinery (the SDK, the
-/// HTTP client and TLS stack it posts with). Exporting them would feed telemetry back into
-/// itself.
-const EXPORTER_TARGETS: &[&str] = &["opentelemetry", "reqwest", "hyper", "h2", "rustls"];
-
-pub(crate) type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 /// Why telemetry could not be set up as asked.
 #[derive(Debug, thiserror::Error)]
@@ -65,34 +54,6 @@ pub enum Error {
     SampleRatio(String),
 }
 
-/// How console logs are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    /// `Pretty` when stderr is a terminal, `Json` otherwise.
-    #[default]
-    Auto,
-    /// Human-readable lines on stderr.
-    Pretty,
-    /// One JSON object per line: `WARN` and `ERROR` on stderr, the rest on stdout.
-    Json,
-    /// No console output (export, if on, is unaffected); for tests.
-    Off,
-}
-
-impl FromStr for LogFormat {
-    type Err = Error;
-
-    fn from_str(text: &str) -> Result<Self, Error> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "" | "auto" => Ok(LogFormat::Auto),
-            "pretty" => Ok(LogFormat::Pretty),
-            "json" => Ok(LogFormat::Json),
-            "off" => Ok(LogFormat::Off),
-            _ => Err(Error::LogFormat(text.to_owned())),
-        }
-    }
-}
-
 /// Telemetry settings; [`TelemetryBuilder::init`] installs them process-wide and
 /// [`TelemetryBuilder::build`] returns them as a [`Dispatch`] for tests to scope.
 ///
@@ -111,8 +72,11 @@ pub struct TelemetryBuilder {
     role_instance: Option<String>,
     sample_ratio: f64,
     shutdown_timeout: Duration,
-    /// Problems found while reading the environment, logged once the subscriber is installed.
+    /// Problems found while reading the environment, logged at `ERROR` once the subscriber is
+    /// installed.
     problems: Vec<String>,
+    /// Conditions the service runs through, logged at `WARN` once the subscriber is installed.
+    warnings: Vec<String>,
 }
 
 impl fmt::Debug for TelemetryBuilder {
@@ -148,6 +112,7 @@ impl TelemetryBuilder {
             sample_ratio: 1.0,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             problems: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -169,7 +134,19 @@ impl TelemetryBuilder {
     ) -> Self {
         let lookup = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let mut builder = Self::new(service, version);
-        builder.connection_string = lookup(CONNECTION_STRING_VAR);
+        match lookup(CONNECTION_STRING_VAR) {
+            // App Service passes a Key Vault reference through as literal text until the app's
+            // identity can read the secret (role assignments take minutes to propagate) and
+            // caches the result for up to a day: serve without export rather than not at all.
+            Some(value) if value.trim_start().starts_with(KEY_VAULT_REFERENCE) => {
+                builder.warnings.push(format!(
+                    "{CONNECTION_STRING_VAR} holds an unresolved Key Vault reference, so export \
+                     is off; set the connection string itself as the app setting (it is not a \
+                     secret), or grant the app's identity 'Key Vault Secrets User' and restart"
+                ));
+            }
+            connection_string => builder.connection_string = connection_string,
+        }
         builder.log_filter = lookup("RUST_LOG");
         if let Some(format) = lookup(LOG_FORMAT_VAR) {
             match format.parse() {
@@ -263,6 +240,7 @@ impl TelemetryBuilder {
     /// default and is logged at `ERROR`. If a global subscriber is already installed it is kept.
     pub fn init(mut self) -> TelemetryGuard {
         let mut problems = std::mem::take(&mut self.problems);
+        let warnings = std::mem::take(&mut self.warnings);
         let mut filter = self.filter_directives();
         if let Err(source) = EnvFilter::try_new(&filter) {
             let error = Error::LogFilter { filter, source };
@@ -286,6 +264,9 @@ impl TelemetryBuilder {
                 exporting = guard.is_exporting(),
                 "service started"
             );
+        }
+        for warning in warnings {
+            tracing::warn!("telemetry setup: {warning}");
         }
         for problem in problems {
             tracing::error!("telemetry setup: {problem}");
@@ -371,79 +352,6 @@ fn check_sample_ratio(ratio: f64) -> Result<(), Error> {
     }
 }
 
-fn is_exporter_target(target: &str) -> bool {
-    EXPORTER_TARGETS
-        .iter()
-        .any(|prefix| target.starts_with(prefix))
-}
-
-/// Console output. The SDK's own diagnostics stay hidden unless the filter names them
-/// (`RUST_LOG=info,opentelemetry_sdk=debug`): export failures are reported, rate-limited, by
-/// this crate instead.
-fn console_layer(format: LogFormat, filter: &str) -> Option<BoxedLayer> {
-    let show_sdk = filter.contains("opentelemetry");
-    let filter = EnvFilter::new(filter).and(filter_fn(move |metadata| {
-        metadata.target() != CUSTOM_EVENT_TARGET
-            && (show_sdk || !metadata.target().starts_with("opentelemetry"))
-    }));
-    let terminal = io::stderr().is_terminal();
-    let format = match format {
-        LogFormat::Auto if terminal => LogFormat::Pretty,
-        LogFormat::Auto => LogFormat::Json,
-        other => other,
-    };
-    match format {
-        LogFormat::Pretty => Some(
-            tracing_subscriber::fmt::layer()
-                .with_writer(io::stderr)
-                .with_ansi(terminal)
-                .with_filter(filter)
-                .boxed(),
-        ),
-        LogFormat::Json => Some(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .flatten_event(true)
-                .with_current_span(true)
-                .with_span_list(false)
-                .with_writer(io::stderr.with_max_level(Level::WARN).or_else(io::stdout))
-                .with_filter(filter)
-                .boxed(),
-        ),
-        LogFormat::Auto | LogFormat::Off => None,
-    }
-}
-
-/// Spans at `INFO` and above become Application Insights requests and dependencies; of the
-/// events, only custom events go here (as span events), everything else goes through the log
-/// layer, so no event is exported twice.
-pub(crate) fn span_layer(tracer: SdkTracer) -> BoxedLayer {
-    tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        .with_location(false)
-        .with_threads(false)
-        .with_target(false)
-        .with_tracked_inactivity(false)
-        .with_filter(filter_fn(|metadata| {
-            if metadata.is_span() {
-                *metadata.level() <= Level::INFO && !is_exporter_target(metadata.target())
-            } else {
-                metadata.target() == CUSTOM_EVENT_TARGET
-            }
-        }))
-        .boxed()
-}
-
-/// Events become Application Insights traces (or exceptions, when they carry
-/// `exception.type`), correlated with the span they happen in.
-fn log_layer(providers: &Providers, filter: &str) -> BoxedLayer {
-    OpenTelemetryTracingBridge::new(&providers.logger)
-        .with_filter(EnvFilter::new(filter).and(filter_fn(|metadata| {
-            metadata.target() != CUSTOM_EVENT_TARGET && !is_exporter_target(metadata.target())
-        })))
-        .boxed()
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -521,6 +429,20 @@ mod tests {
     }
 
     #[test]
+    fn an_unresolved_key_vault_reference_turns_export_off_with_a_warning() {
+        let reference = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/ai/)";
+        let builder = from_vars(&[(CONNECTION_STRING_VAR, reference)]);
+        assert!(builder.connection_string.is_none());
+        assert!(builder.problems.is_empty());
+        assert_eq!(builder.warnings.len(), 1);
+        assert!(builder.warnings[0].contains("Key Vault"));
+        assert!(
+            !builder.warnings[0].contains("kv.vault.azure.net"),
+            "the reference itself is not echoed"
+        );
+    }
+
+    #[test]
     fn sample_ratios_must_lie_in_zero_to_one() {
         assert_eq!(parse_sample_ratio(" 0.1 ").ok(), Some(0.1));
         assert_eq!(parse_sample_ratio("1").ok(), Some(1.0));
@@ -556,14 +478,5 @@ mod tests {
             bad_connection_string,
             Err(Error::ConnectionString(_))
         ));
-    }
-
-    #[test]
-    fn exporter_machinery_is_recognised() {
-        assert!(is_exporter_target("opentelemetry_sdk"));
-        assert!(is_exporter_target("hyper_util::client"));
-        assert!(is_exporter_target("reqwest::connect"));
-        assert!(!is_exporter_target("fluxops_handler::routes"));
-        assert!(!is_exporter_target("tower_http::trace"));
     }
 }

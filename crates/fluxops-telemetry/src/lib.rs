@@ -104,17 +104,20 @@ mod builder;
 mod events;
 mod export;
 mod guard;
+mod layers;
 mod metrics;
 mod spans;
+mod trainer;
 
-pub use builder::{Error, LogFormat, TelemetryBuilder};
+pub use builder::{CONNECTION_STRING_VAR, Error, TelemetryBuilder};
 pub use events::{model_loaded, model_refused, record_exception};
 pub use guard::TelemetryGuard;
-pub use metrics::{Metrics, ModelReload, TrainerPhase, TrainerPhaseGuard};
+pub use layers::LogFormat;
+pub use metrics::{Metrics, ModelReload};
 pub use spans::{
     INVOCATION_ID_HEADER, record_outcome, record_response, server_span, trace_blob_read,
-    trainer_run_span,
 };
+pub use trainer::{TrainerPhase, TrainerPhaseGuard, trainer_run_span};
 
 /// Installs the global `tracing` subscriber for `service` at `version`, configured from the
 /// environment (see [`TelemetryBuilder::from_env`]), and starts export when

@@ -3,14 +3,13 @@
 use std::{
     fmt,
     sync::{Arc, Mutex, PoisonError},
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, SystemTime},
 };
 
 use opentelemetry::{
     KeyValue,
     metrics::{Counter, Gauge, Histogram, Meter, ObservableGauge},
 };
-use tracing::{field::Empty, span::EnteredSpan};
 
 const MODEL_VERSION: &str = "model.version";
 
@@ -21,10 +20,10 @@ const MODEL_VERSION: &str = "model.version";
 /// Instrument names and units are listed in the crate documentation.
 #[derive(Clone, Default)]
 pub struct Metrics {
-    instruments: Option<Arc<Instruments>>,
+    pub(crate) instruments: Option<Arc<Instruments>>,
 }
 
-struct Instruments {
+pub(crate) struct Instruments {
     predictions: Counter<u64>,
     prediction_duration: Histogram<f64>,
     batch_size: Histogram<u64>,
@@ -33,8 +32,8 @@ struct Instruments {
     model_in_service: Arc<Mutex<Option<ModelInService>>>,
     /// Kept so the gauge's callback lives as long as the instruments.
     _model_age: ObservableGauge<f64>,
-    trainer_phase_duration: Histogram<f64>,
-    trainer_accuracy: Gauge<f64>,
+    pub(crate) trainer_phase_duration: Histogram<f64>,
+    pub(crate) trainer_accuracy: Gauge<f64>,
 }
 
 struct ModelInService {
@@ -68,36 +67,6 @@ impl ModelReload {
             ModelReload::Loaded => "loaded",
             ModelReload::Refused => "refused",
             ModelReload::Failed => "failed",
-        }
-    }
-}
-
-/// A phase of a trainer run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrainerPhase {
-    /// Reading or generating the data set.
-    Load,
-    /// The stratified train/test split.
-    Split,
-    /// Fitting the forest.
-    Fit,
-    /// Compiling the fitted forest into the inference core's representation.
-    Compile,
-    /// Evaluating on the test split (and checking the compiled forest agrees).
-    Evaluate,
-    /// Writing the artifact and publishing it to the registry.
-    Publish,
-}
-
-impl TrainerPhase {
-    fn as_str(self) -> &'static str {
-        match self {
-            TrainerPhase::Load => "load",
-            TrainerPhase::Split => "split",
-            TrainerPhase::Fit => "fit",
-            TrainerPhase::Compile => "compile",
-            TrainerPhase::Evaluate => "evaluate",
-            TrainerPhase::Publish => "publish",
         }
     }
 }
@@ -233,53 +202,6 @@ impl Metrics {
             });
         }
     }
-
-    /// Enters the span of a trainer phase (an Application Insights dependency of type `InProc`
-    /// named `train.<phase>`) and records `fluxops.trainer.phase.duration` when the returned
-    /// guard is dropped. For synchronous code: hold the guard for the phase's extent.
-    pub fn trainer_phase(&self, phase: TrainerPhase) -> TrainerPhaseGuard {
-        let name = format!("train.{}", phase.as_str());
-        let span = tracing::info_span!(
-            "trainer.phase",
-            otel.name = name.as_str(),
-            otel.status_code = Empty,
-            phase = phase.as_str(),
-        );
-        TrainerPhaseGuard {
-            phase,
-            started: Instant::now(),
-            metrics: self.clone(),
-            _span: span.entered(),
-        }
-    }
-
-    /// Records the holdout accuracy of a freshly trained model, between 0 and 1.
-    pub fn record_trainer_accuracy(&self, accuracy: f64) {
-        if let Some(instruments) = &self.instruments {
-            instruments.trainer_accuracy.record(accuracy, &[]);
-        }
-    }
-}
-
-/// A trainer phase in progress; see [`Metrics::trainer_phase`].
-#[derive(Debug)]
-#[must_use = "the phase ends when the guard is dropped"]
-pub struct TrainerPhaseGuard {
-    phase: TrainerPhase,
-    started: Instant,
-    metrics: Metrics,
-    _span: EnteredSpan,
-}
-
-impl Drop for TrainerPhaseGuard {
-    fn drop(&mut self) {
-        if let Some(instruments) = &self.metrics.instruments {
-            instruments.trainer_phase_duration.record(
-                self.started.elapsed().as_secs_f64(),
-                &[KeyValue::new("phase", self.phase.as_str())],
-            );
-        }
-    }
 }
 
 #[cfg(test)]
@@ -291,6 +213,7 @@ mod tests {
     };
 
     use super::*;
+    use crate::TrainerPhase;
 
     /// Runs `work` on fresh instruments and returns every data point as
     /// `(instrument, value, sorted attributes)`, histograms as their count.

@@ -83,20 +83,6 @@ pub async fn trace_blob_read<T, E>(
     result
 }
 
-/// The root span of one trainer run for `model`, which Application Insights records as a
-/// request named `train <model>`; mark its end with [`record_outcome`]. Phases inside it come
-/// from [`crate::Metrics::trainer_phase`].
-pub fn trainer_run_span(model: &str) -> Span {
-    let name = format!("train {model}");
-    tracing::info_span!(
-        "trainer.run",
-        otel.name = name.as_str(),
-        otel.kind = "consumer",
-        otel.status_code = Empty,
-        model.name = model,
-    )
-}
-
 /// The caller's trace context, when `headers` carry a valid `traceparent`.
 fn remote_parent(headers: &HeaderMap) -> Option<opentelemetry::Context> {
     if !headers.contains_key("traceparent") {
@@ -116,7 +102,8 @@ mod tests {
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
-    use crate::builder::span_layer;
+    use crate::layers::span_layer;
+    use crate::trainer_run_span;
 
     const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
     const PARENT_ID: &str = "00f067aa0ba902b7";
