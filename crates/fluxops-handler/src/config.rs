@@ -95,7 +95,9 @@ impl Config {
     /// `Err` carrying the raw value.
     ///
     /// Any variable still holding an unresolved `@Microsoft.KeyVault(...)` reference is reported
-    /// too, whoever reads it: its real value never reached the process.
+    /// too, whoever reads it: its real value never reached the process. The one exception is
+    /// the Application Insights connection string: without it the handler serves with export
+    /// off, and `fluxops_telemetry` warns.
     pub fn from_vars<V>(
         vars: impl IntoIterator<Item = (String, Result<String, V>)>,
     ) -> Result<Self, ConfigError> {
@@ -103,6 +105,7 @@ impl Config {
         let mut values = HashMap::new();
         for (name, value) in vars {
             match value {
+                Ok(_) if name == fluxops_telemetry::CONNECTION_STRING_VAR => {}
                 Ok(value) if value.trim_start().starts_with(KEY_VAULT_REFERENCE) => {
                     problems.push(format!(
                         "{name} holds an unresolved Key Vault reference (@Microsoft.KeyVault(...)): \
@@ -338,6 +341,13 @@ mod tests {
             !error.to_string().contains("kv.vault.azure.net"),
             "the reference itself is not echoed"
         );
+    }
+
+    #[test]
+    fn an_unresolved_telemetry_connection_string_does_not_stop_the_start() {
+        let reference = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/ai/)";
+        let config = config(&[(fluxops_telemetry::CONNECTION_STRING_VAR, reference)]);
+        assert_eq!(config, Ok(Config::default()));
     }
 
     #[test]
