@@ -2,7 +2,7 @@
 
 use fluxops_store::{ErrorKind, blob_location, create_container, read_object, write_object};
 
-use crate::support::{container_url, unique_container};
+use crate::support::{above_4_mib, container_url, unique_container};
 
 #[tokio::test]
 async fn files_round_trip_through_a_container_next_to_the_registry() {
@@ -45,4 +45,15 @@ async fn files_round_trip_through_a_container_next_to_the_registry() {
             .contains("blob run-1/train.log does not exist"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn files_above_4_mib_round_trip_with_the_account_key() {
+    let data = unique_container("bigdata");
+    let url = container_url(&data);
+    assert!(create_container(&url).await.unwrap());
+    let location = format!("{url}/train.csv");
+    let large = above_4_mib();
+    write_object(&location, large.clone()).await.unwrap();
+    assert_eq!(read_object(&location).await.unwrap(), large);
 }

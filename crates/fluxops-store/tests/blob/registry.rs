@@ -3,7 +3,7 @@
 
 use fluxops_store::{Backend, ErrorKind, MODEL_FILE, WriteCondition};
 
-use crate::support::{artifact, fresh_registry};
+use crate::support::{above_4_mib, artifact, fresh_registry};
 
 #[tokio::test]
 async fn publish_fetch_list_and_roll_back() {
@@ -181,4 +181,19 @@ async fn a_tampered_blob_is_refused_and_the_pointer_is_kept() {
     );
     let latest = registry.latest("fluxops").await.unwrap().unwrap();
     assert_eq!(latest.pointer, published.pointer);
+}
+
+#[tokio::test]
+async fn a_model_above_4_mib_round_trips_with_the_account_key() {
+    let (registry, _) = fresh_registry("large").await;
+    // Above 4 MiB the SDK uploads in blocks, whose commit request has no Content-Length header.
+    let large = above_4_mib();
+    let published = registry
+        .publish("fluxops", "v1", large.clone(), b"{}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        registry.fetch("fluxops", &published.pointer).await.unwrap(),
+        large
+    );
 }

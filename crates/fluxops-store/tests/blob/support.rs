@@ -68,3 +68,10 @@ pub async fn fresh_registry(label: &str) -> (Registry, BlobStore) {
 pub fn artifact(version: &str) -> Vec<u8> {
     format!("{{\"format_version\":1,\"version\":\"{version}\"}}").into_bytes()
 }
+
+/// 5 MiB and a bit of patterned bytes: above the 4 MiB where the SDK switches to block uploads.
+pub fn above_4_mib() -> Vec<u8> {
+    (0..5 * 1024 * 1024 + 123)
+        .map(|index: usize| (index % 251) as u8)
+        .collect()
+}
