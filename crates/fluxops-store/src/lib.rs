@@ -34,8 +34,12 @@
 //! ```
 #![deny(missing_docs)]
 
+mod address;
+mod auth;
 mod backend;
 mod blob;
+mod blob_errors;
+mod environment;
 mod error;
 mod local;
 mod object;
@@ -43,16 +47,16 @@ mod registry;
 mod settings;
 mod shared_key;
 
+pub use address::is_blob_url;
+pub use auth::BlobAuth;
 pub use backend::{Backend, ETag, StoredObject, WriteCondition};
 pub use blob::BlobStore;
+pub use environment::AzureEnvironment;
 pub use error::{Error, ErrorKind, Result};
 pub use local::LocalFolder;
 pub use object::{create_container, read_object, write_object};
 pub use registry::{
     LATEST_FILE, Latest, LatestPointer, METRICS_FILE, MODEL_FILE, Registry, is_valid_name,
 };
-pub use settings::{
-    AZURITE_CONTAINER, AZURITE_SOURCE, AzureEnvironment, BlobAuth, BlobSettings, RetrySettings,
-    blob_location, is_blob_url,
-};
+pub use settings::{AZURITE_CONTAINER, AZURITE_SOURCE, BlobSettings, RetrySettings, blob_location};
 pub use shared_key::AccountKey;

@@ -4,10 +4,12 @@
 use std::io;
 use std::path::Path;
 
+use crate::address::is_blob_url;
 use crate::backend::Backend;
 use crate::blob::BlobStore;
+use crate::environment::AzureEnvironment;
 use crate::error::{Error, ErrorKind, Result};
-use crate::settings::{AzureEnvironment, BlobSettings, is_blob_url};
+use crate::settings::BlobSettings;
 
 /// Reads a whole file from a local path or a blob URL such as
 /// `https://<account>.blob.core.windows.net/data/train.csv`.

@@ -5,11 +5,13 @@ use fluxops_inference::sha256_hex;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::address::is_blob_source;
 use crate::backend::{Backend, ETag, WriteCondition};
 use crate::blob::BlobStore;
+use crate::environment::AzureEnvironment;
 use crate::error::{Error, ErrorKind, Result};
 use crate::local::LocalFolder;
-use crate::settings::{AzureEnvironment, BlobSettings, is_blob_source};
+use crate::settings::BlobSettings;
 
 /// File name of a version's model artifact.
 pub const MODEL_FILE: &str = "model.json";
