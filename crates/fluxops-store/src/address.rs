@@ -134,6 +134,19 @@ impl ContainerAddress {
             blob,
         ))
     }
+
+    /// The URL of `blob` in another `container` of the same account (the container's URL when
+    /// `blob` is empty).
+    pub(crate) fn blob_url(&self, container: &str, blob: &str) -> String {
+        let mut url = self.url.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop();
+        }
+        let mut segments = vec![container];
+        segments.extend(blob.split('/').filter(|segment| !segment.is_empty()));
+        push_segments(&mut url, &segments);
+        url.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -5,9 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::address::ContainerAddress;
-use crate::environment::AzureEnvironment;
-use crate::error::{Error, ErrorKind, Result};
-use crate::shared_key::{AccountKey, ConnectionString, DEV_ACCOUNT};
+use crate::environment::{AzureEnvironment, SignIn};
+use crate::shared_key::{AccountKey, DEV_ACCOUNT};
 
 /// How the Blob backend signs its requests.
 #[derive(Debug, Clone)]
@@ -75,121 +74,95 @@ impl fmt::Display for BlobAuth {
     }
 }
 
-pub(crate) fn choose_auth(
-    address: &ContainerAddress,
-    environment: &AzureEnvironment,
-) -> Result<BlobAuth> {
-    let connection_string = || -> Result<BlobAuth> {
-        let text = environment.connection_string.as_deref().ok_or_else(|| {
-            missing(
-                "FLUXOPS_AZURE_AUTH=connection-string",
-                "AZURE_STORAGE_CONNECTION_STRING",
-            )
-        })?;
-        Ok(BlobAuth::SharedKey(ConnectionString::parse(text)?.key))
-    };
-    let workload = || -> Result<BlobAuth> {
-        let required = |value: &Option<String>, name: &str| {
-            value
-                .clone()
-                .ok_or_else(|| missing("workload identity", name))
-        };
-        Ok(BlobAuth::WorkloadIdentity {
-            tenant_id: required(&environment.tenant_id, "AZURE_TENANT_ID")?,
-            client_id: required(&environment.client_id, "AZURE_CLIENT_ID")?,
-            token_file: PathBuf::from(required(
-                &environment.federated_token_file,
-                "AZURE_FEDERATED_TOKEN_FILE",
-            )?),
-        })
-    };
-    let managed = || BlobAuth::ManagedIdentity {
-        client_id: environment.client_id.clone(),
-    };
-    if let Some(method) = &environment.forced_method {
-        return match method.trim().to_ascii_lowercase().as_str() {
-            "connection-string" => connection_string(),
-            "workload-identity" => workload(),
-            "managed-identity" => Ok(managed()),
-            "developer" => Ok(BlobAuth::DeveloperTools),
-            other => Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "FLUXOPS_AZURE_AUTH={other:?} is not one of connection-string, \
-                     managed-identity, workload-identity, developer"
-                ),
-            )),
-        };
+/// The method for a container: what the environment asks for, or, when it asks for nothing,
+/// Azurite's published key for its development account on a loopback address and the developer's
+/// own sign-in anywhere else.
+pub(crate) fn choose_auth(address: &ContainerAddress, environment: &AzureEnvironment) -> BlobAuth {
+    match &environment.method {
+        SignIn::ConnectionString(connection) => BlobAuth::SharedKey(connection.key.clone()),
+        SignIn::ManagedIdentity { client_id } => BlobAuth::ManagedIdentity {
+            client_id: client_id.clone(),
+        },
+        SignIn::WorkloadIdentity {
+            tenant_id,
+            client_id,
+            token_file,
+        } => BlobAuth::WorkloadIdentity {
+            tenant_id: tenant_id.clone(),
+            client_id: client_id.clone(),
+            token_file: token_file.clone(),
+        },
+        SignIn::Developer => BlobAuth::DeveloperTools,
+        SignIn::Unspecified if address.path_style && address.account == DEV_ACCOUNT => {
+            BlobAuth::SharedKey(AccountKey::development())
+        }
+        SignIn::Unspecified => BlobAuth::DeveloperTools,
     }
-    if environment.connection_string.is_some() {
-        connection_string()
-    } else if environment.federated_token_file.is_some() {
-        workload()
-    } else if environment.identity_endpoint.is_some() || environment.client_id.is_some() {
-        Ok(managed())
-    } else if address.path_style && address.account == DEV_ACCOUNT {
-        Ok(BlobAuth::SharedKey(AccountKey::development()))
-    } else {
-        Ok(BlobAuth::DeveloperTools)
-    }
-}
-
-fn missing(method: &str, variable: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidInput,
-        format!("{method} needs {variable} to be set"),
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::environment::tests::environment;
     use crate::settings::BlobSettings;
 
-    fn auth_for(source: &str, environment: &AzureEnvironment) -> String {
-        BlobSettings::from_source(source, environment)
-            .map(|settings| settings.auth().to_string())
-            .unwrap_or_else(|error| format!("error: {error}"))
+    /// The method chosen for an Azure container under these variables.
+    fn auth_for(vars: &[(&str, &str)]) -> String {
+        BlobSettings::from_source(
+            "https://acct.blob.core.windows.net/models",
+            &environment(vars),
+        )
+        .map(|settings| settings.auth().to_string())
+        .unwrap_or_else(|error| format!("error: {error}"))
     }
 
     #[test]
     fn the_method_follows_the_documented_order() {
-        let url = "https://acct.blob.core.windows.net/models";
-        let key = "AccountName=acct;AccountKey=a2V5";
-        let mut environment = AzureEnvironment::default();
-        assert!(auth_for(url, &environment).starts_with("developer sign-in"));
-        environment.client_id = Some("1111".into());
+        let key = (
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "AccountName=acct;AccountKey=a2V5",
+        );
+        let workload = [
+            ("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token"),
+            ("AZURE_TENANT_ID", "tenant"),
+            ("AZURE_CLIENT_ID", "2222"),
+        ];
+        let system_assigned = ("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi");
+        assert!(auth_for(&[]).starts_with("developer sign-in"));
         assert_eq!(
-            auth_for(url, &environment),
+            auth_for(&[("AZURE_CLIENT_ID", "1111")]),
             "managed identity (user-assigned, client ID 1111)"
         );
-        environment.client_id = None;
-        environment.identity_endpoint = Some("http://127.0.0.1:1/msi".into());
         assert_eq!(
-            auth_for(url, &environment),
+            auth_for(&[system_assigned]),
             "managed identity (system-assigned)"
         );
-        environment.federated_token_file = Some("/var/run/token".into());
         assert_eq!(
-            auth_for(url, &environment),
-            "error: invalid input: workload identity needs AZURE_TENANT_ID to be set"
-        );
-        environment.tenant_id = Some("tenant".into());
-        environment.client_id = Some("2222".into());
-        assert_eq!(
-            auth_for(url, &environment),
+            auth_for(&[system_assigned, workload[0], workload[1], workload[2]]),
             "workload identity (tenant tenant, client ID 2222)"
         );
-        environment.connection_string = Some(key.into());
-        assert!(auth_for(url, &environment).contains("SharedKey"));
-        environment.forced_method = Some("managed-identity".into());
+        assert!(auth_for(&[key, workload[0], workload[1], workload[2]]).contains("SharedKey"));
+        let forced = |method| [key, ("FLUXOPS_AZURE_AUTH", method), workload[2]];
         assert_eq!(
-            auth_for(url, &environment),
+            auth_for(&forced("managed-identity")),
             "managed identity (user-assigned, client ID 2222)"
         );
-        environment.forced_method = Some("developer".into());
-        assert!(auth_for(url, &environment).starts_with("developer sign-in"));
-        environment.forced_method = Some("magic".into());
-        assert!(auth_for(url, &environment).contains("is not one of"));
+        assert!(auth_for(&forced("developer")).starts_with("developer sign-in"));
+        assert!(auth_for(&forced("connection-string")).contains("SharedKey"));
+    }
+
+    #[test]
+    fn the_development_account_on_loopback_needs_no_settings() {
+        for (url, auth) in [
+            ("http://127.0.0.1:4000/devstoreaccount1/models", "SharedKey"),
+            ("http://localhost:4000/devstoreaccount1/models", "SharedKey"),
+            (
+                "https://127.0.0.1:4000/otheraccount/models",
+                "developer sign-in",
+            ),
+        ] {
+            let settings = BlobSettings::from_source(url, &AzureEnvironment::default()).unwrap();
+            assert!(settings.auth().to_string().contains(auth), "{url}");
+        }
     }
 }

@@ -46,12 +46,13 @@ mod object;
 mod registry;
 mod settings;
 mod shared_key;
+mod source;
 
 pub use address::is_blob_url;
 pub use auth::BlobAuth;
 pub use backend::{Backend, ETag, StoredObject, WriteCondition};
 pub use blob::BlobStore;
-pub use environment::AzureEnvironment;
+pub use environment::{AzureEnvironment, EnvironmentError, setting_value};
 pub use error::{Error, ErrorKind, Result};
 pub use local::LocalFolder;
 pub use object::{create_container, read_object, write_object};
@@ -60,3 +61,4 @@ pub use registry::{
 };
 pub use settings::{AZURITE_CONTAINER, AZURITE_SOURCE, BlobSettings, RetrySettings, blob_location};
 pub use shared_key::AccountKey;
+pub use source::RegistrySettings;

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::address::is_blob_url;
 use crate::backend::Backend;
 use crate::blob::BlobStore;
-use crate::environment::AzureEnvironment;
+use crate::environment::process_environment_for;
 use crate::error::{Error, ErrorKind, Result};
 use crate::settings::BlobSettings;
 
@@ -53,12 +53,12 @@ pub async fn write_object(location: &str, bytes: Vec<u8>) -> Result<()> {
 /// exist yet; `Ok(false)` when it already did. For Azurite, which starts empty: in Azure,
 /// Terraform creates the containers and the app's identity has no right to.
 pub async fn create_container(source: &str) -> Result<bool> {
-    let settings = BlobSettings::from_source(source, &AzureEnvironment::from_process())?;
+    let settings = BlobSettings::from_source(source, &process_environment_for(source)?)?;
     BlobStore::new(settings)?.create_container().await
 }
 
 fn blob_store(location: &str) -> Result<(BlobStore, String)> {
-    let (settings, blob) = BlobSettings::for_blob(location, &AzureEnvironment::from_process())?;
+    let (settings, blob) = BlobSettings::for_blob(location, &process_environment_for(location)?)?;
     Ok((BlobStore::new(settings)?, blob))
 }
 

@@ -1,17 +1,18 @@
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use fluxops_inference::sha256_hex;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::address::is_blob_source;
 use crate::backend::{Backend, ETag, WriteCondition};
 use crate::blob::BlobStore;
+#[cfg(doc)]
 use crate::environment::AzureEnvironment;
+use crate::environment::process_environment_for;
 use crate::error::{Error, ErrorKind, Result};
 use crate::local::LocalFolder;
 use crate::settings::BlobSettings;
+use crate::source::RegistrySettings;
 
 /// File name of a version's model artifact.
 pub const MODEL_FILE: &str = "model.json";
@@ -64,18 +65,22 @@ impl Registry {
     /// (`https://<account>.blob.core.windows.net/<container>`), `azurite`, or else a local folder
     /// path (write `./azurite` for a folder of that name).
     ///
-    /// Blob sign-in comes from the process environment, as [`BlobSettings::from_source`]
-    /// describes; use [`Registry::open_blob`] to pass the settings as values instead.
+    /// Blob sign-in comes from the process environment ([`AzureEnvironment::from_process`], read
+    /// only for a Blob source); [`Registry::from_settings`] takes the settings as values instead.
     pub fn open(source: &str) -> Result<Self> {
-        if is_blob_source(source) {
-            return Registry::open_blob(BlobSettings::from_source(
-                source,
-                &AzureEnvironment::from_process(),
-            )?);
+        let environment = process_environment_for(source)?;
+        Registry::from_settings(RegistrySettings::from_source(source, &environment)?)
+    }
+
+    /// Opens the registry `settings` name. Sends no request, so it succeeds while the service is
+    /// unreachable; the first operation reports that.
+    pub fn from_settings(settings: RegistrySettings) -> Result<Self> {
+        match settings {
+            RegistrySettings::Folder(folder) => {
+                Ok(Registry::new(Arc::new(LocalFolder::new(folder))))
+            }
+            RegistrySettings::Blob(settings) => Registry::open_blob(*settings),
         }
-        Ok(Registry::new(Arc::new(LocalFolder::new(PathBuf::from(
-            source,
-        )))))
     }
 
     /// Opens a registry in a Blob Storage container. Sends no request, so it succeeds while the

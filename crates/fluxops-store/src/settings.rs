@@ -55,20 +55,21 @@ impl BlobSettings {
     }
 
     /// Resolves a registry source the way the handler's `FLUXOPS_MODEL_SOURCE` is read:
-    /// [`AZURITE_SOURCE`] or a container URL, signed in as `environment` says.
+    /// [`AZURITE_SOURCE`] or a container URL, signed in as `environment` says (the order is on
+    /// [`AzureEnvironment::from_vars`]). When the variables ask for no method, a loopback URL of
+    /// Azurite's development account uses its published key and any other URL the developer's
+    /// Azure CLI sign-in.
     ///
-    /// The method is, in order: `FLUXOPS_AZURE_AUTH` if set; the connection string if
-    /// `AZURE_STORAGE_CONNECTION_STRING` is set; workload identity if
-    /// `AZURE_FEDERATED_TOKEN_FILE` is set; managed identity if `IDENTITY_ENDPOINT` or
-    /// `AZURE_CLIENT_ID` is set (user-assigned with the latter); Azurite's published key for its
-    /// development account on a loopback address; otherwise the developer's Azure CLI sign-in.
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] naming what is wrong with the URL (never its credentials or SAS
+    /// token), an account key for another account, or a token method over plain http.
     pub fn from_source(source: &str, environment: &AzureEnvironment) -> Result<Self> {
         if source == AZURITE_SOURCE {
             let (address, key) = azurite(environment)?;
             return BlobSettings::checked(address, BlobAuth::SharedKey(key));
         }
         let address = ContainerAddress::parse_container(source)?;
-        let auth = choose_auth(&address, environment)?;
+        let auth = choose_auth(&address, environment);
         BlobSettings::checked(address, auth)
     }
 
@@ -84,7 +85,7 @@ impl BlobSettings {
                 format!("{location} names a container, not a blob"),
             ));
         }
-        let auth = choose_auth(&address, environment)?;
+        let auth = choose_auth(&address, environment);
         Ok((BlobSettings::checked(address, auth)?, blob))
     }
 
@@ -117,6 +118,13 @@ impl BlobSettings {
     /// The retry limits.
     pub fn retry(&self) -> RetrySettings {
         self.retry
+    }
+
+    /// The URL of `blob` in another `container` of the same storage account, such as the run
+    /// logs beside a registry (`logs/<run>/metrics.json`); an empty `blob` gives the container's
+    /// URL.
+    pub fn blob_url(&self, container: &str, blob: &str) -> String {
+        self.address.blob_url(container, blob)
     }
 
     pub(crate) fn url(&self) -> &Url {
@@ -159,47 +167,37 @@ impl BlobSettings {
 /// `source` (a container URL or [`AZURITE_SOURCE`]); `None` when `source` is a local folder.
 /// An empty `blob` gives the container's URL.
 ///
-/// The trainer uses it to put a run's log next to the registry, e.g. `logs/<run>/metrics.json`.
+/// For [`AZURITE_SOURCE`] it reads the process environment ([`AzureEnvironment::from_process`]);
+/// [`BlobSettings::blob_url`] does the same from settings made as values.
 pub fn blob_location(source: &str, container: &str, blob: &str) -> Result<Option<String>> {
     if !is_blob_source(source) {
         return Ok(None);
     }
     let address = if source == AZURITE_SOURCE {
-        azurite(&AzureEnvironment::from_process())?.0
+        azurite(&AzureEnvironment::from_process()?)?.0
     } else {
         ContainerAddress::parse(source)?.0
     };
-    let mut url = address.url;
-    if let Ok(mut path) = url.path_segments_mut() {
-        path.pop();
-    }
-    let mut segments = vec![container];
-    segments.extend(blob.split('/').filter(|segment| !segment.is_empty()));
-    push_segments(&mut url, &segments);
-    Ok(Some(url.to_string()))
+    Ok(Some(address.blob_url(container, blob)))
 }
 
 /// The [`AZURITE_SOURCE`] registry: the connection string's account (by default Azurite's
 /// development account) and its container [`AZURITE_CONTAINER`].
 fn azurite(environment: &AzureEnvironment) -> Result<(ContainerAddress, AccountKey)> {
-    let connection = ConnectionString::parse(
-        environment
-            .connection_string
-            .as_deref()
-            .unwrap_or("UseDevelopmentStorage=true"),
-    )?;
+    let connection = environment
+        .connection
+        .clone()
+        .unwrap_or_else(ConnectionString::development);
     let mut container_url = connection.blob_endpoint;
     push_segments(&mut container_url, &[AZURITE_CONTAINER]);
     let (address, _) = ContainerAddress::parse(container_url.as_str())?;
     Ok((address, connection.key))
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn environment() -> AzureEnvironment {
-        AzureEnvironment::default()
-    }
+    use crate::environment::tests::environment;
 
     fn auth_for(source: &str, environment: &AzureEnvironment) -> String {
         BlobSettings::from_source(source, environment)
@@ -211,7 +209,7 @@ mod tests {
     fn azure_urls_name_account_and_container() {
         let settings = BlobSettings::from_source(
             "https://fluxopsprod.blob.core.windows.net/models/",
-            &environment(),
+            &AzureEnvironment::default(),
         )
         .unwrap();
         assert_eq!(settings.account(), "fluxopsprod");
@@ -224,16 +222,15 @@ mod tests {
 
     #[test]
     fn azurite_means_the_development_account_or_the_connection_string() {
-        let settings = BlobSettings::from_source("azurite", &environment()).unwrap();
+        let settings = BlobSettings::from_source("azurite", &AzureEnvironment::default()).unwrap();
         assert_eq!(
             settings.container_url(),
             "http://127.0.0.1:10000/devstoreaccount1/models"
         );
-        let mut environment = environment();
-        environment.connection_string = Some(
-            "AccountName=devstoreaccount1;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:5555/devstoreaccount1"
-                .into(),
-        );
+        let environment = environment(&[(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "AccountName=devstoreaccount1;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:5555/devstoreaccount1",
+        )]);
         let settings = BlobSettings::from_source("azurite", &environment).unwrap();
         assert_eq!(
             settings.container_url(),
@@ -243,18 +240,7 @@ mod tests {
     }
 
     #[test]
-    fn loopback_development_account_needs_no_settings() {
-        let settings = BlobSettings::from_source(
-            "http://127.0.0.1:4000/devstoreaccount1/models",
-            &environment(),
-        )
-        .unwrap();
-        assert!(settings.auth().to_string().contains("devstoreaccount1"));
-    }
-
-    #[test]
     fn mistakes_are_reported_before_any_request() {
-        let mut environment = environment();
         for (source, expected) in [
             ("https://acct.blob.core.windows.net", "no container"),
             (
@@ -268,11 +254,14 @@ mod tests {
             ),
             ("http://acct.blob.core.windows.net/models", "needs https"),
         ] {
-            let message = auth_for(source, &environment);
+            let message = auth_for(source, &AzureEnvironment::default());
             assert!(message.contains(expected), "{source}: {message}");
         }
-        environment.connection_string = Some("AccountName=other;AccountKey=a2V5".into());
-        let message = auth_for("https://acct.blob.core.windows.net/models", &environment);
+        let other_account = environment(&[(
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "AccountName=other;AccountKey=a2V5",
+        )]);
+        let message = auth_for("https://acct.blob.core.windows.net/models", &other_account);
         assert!(message.contains("is for other"), "{message}");
     }
 
@@ -299,6 +288,15 @@ mod tests {
             Some("http://127.0.0.1:4000/devstoreaccount1/data/train.csv")
         );
         assert_eq!(blob_location("models", "logs", "x").unwrap(), None);
+        let settings = BlobSettings::from_source(
+            "https://acct.blob.core.windows.net/models",
+            &AzureEnvironment::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.blob_url("logs", ""),
+            "https://acct.blob.core.windows.net/logs"
+        );
     }
 
     #[test]
@@ -307,7 +305,7 @@ mod tests {
             "https://acct.blob.core.windows.net/models?sv=2024&sig=SECRETSIG",
             "https://user:SECRETPW@acct.blob.core.windows.net/models",
         ] {
-            let message = BlobSettings::from_source(source, &environment())
+            let message = BlobSettings::from_source(source, &AzureEnvironment::default())
                 .unwrap_err()
                 .to_string();
             assert!(!message.contains("SECRET"), "{message}");

@@ -16,7 +16,7 @@ use azure_core::http::policies::{Policy, PolicyResult};
 use azure_core::http::{Context, Request, Url};
 use time::OffsetDateTime;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::address::redacted;
 
 /// Account name of the Azurite (and Azure Storage Emulator) development account.
 pub const DEV_ACCOUNT: &str = "devstoreaccount1";
@@ -73,10 +73,21 @@ pub(crate) struct ConnectionString {
 }
 
 impl ConnectionString {
+    /// The Azurite development account at its default endpoint: what `UseDevelopmentStorage=true`
+    /// means.
+    pub(crate) fn development() -> Self {
+        ConnectionString {
+            key: AccountKey::development(),
+            blob_endpoint: Url::parse(DEV_BLOB_ENDPOINT).expect("the default endpoint is a URL"),
+        }
+    }
+
     /// Parses `UseDevelopmentStorage=true` or `AccountName=...;AccountKey=...` with an optional
-    /// `BlobEndpoint`, `DefaultEndpointsProtocol` and `EndpointSuffix`. Keys are case-insensitive;
-    /// error messages never repeat the key.
-    pub(crate) fn parse(text: &str) -> Result<Self> {
+    /// `BlobEndpoint`, `DefaultEndpointsProtocol` and `EndpointSuffix`. Keys are case-insensitive.
+    ///
+    /// # Errors
+    /// What is wrong, in a sentence that never repeats the key or a part that may hold it.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let mut account = None;
         let mut key = None;
         let mut blob_endpoint = None;
@@ -90,7 +101,7 @@ impl ConnectionString {
         {
             let Some((name, value)) = part.split_once('=') else {
                 // The part itself is not repeated: it may be a piece of the key.
-                return Err(invalid("a part is not Name=value".to_owned()));
+                return Err("a part is not Name=value".to_owned());
             };
             let value = value.trim().to_owned();
             match name.trim().to_ascii_lowercase().as_str() {
@@ -101,30 +112,29 @@ impl ConnectionString {
                 "defaultendpointsprotocol" => protocol = Some(value),
                 "endpointsuffix" => suffix = Some(value),
                 "sharedaccesssignature" => {
-                    return Err(invalid(
+                    return Err(
                         "SharedAccessSignature connection strings are not supported; \
-                         use an account key or an identity"
+                                use an account key or an identity"
                             .to_owned(),
-                    ));
+                    );
                 }
                 // Queue, table and file endpoints are not ours to use.
                 _ => {}
             }
         }
         if development && account.is_none() {
-            return Ok(ConnectionString {
-                key: AccountKey::development(),
-                blob_endpoint: parse_endpoint(
-                    blob_endpoint.as_deref().unwrap_or(DEV_BLOB_ENDPOINT),
-                )?,
-            });
+            return match blob_endpoint {
+                Some(endpoint) => Ok(ConnectionString {
+                    blob_endpoint: parse_endpoint(&endpoint)?,
+                    ..ConnectionString::development()
+                }),
+                None => Ok(ConnectionString::development()),
+            };
         }
-        let account = account.ok_or_else(|| invalid("AccountName is missing".to_owned()))?;
-        let key = key.ok_or_else(|| invalid("AccountKey is missing".to_owned()))?;
+        let account = account.ok_or("AccountName is missing")?;
+        let key = key.ok_or("AccountKey is missing")?;
         if azure_core::base64::decode(&key).is_err() {
-            return Err(invalid(format!(
-                "the AccountKey of account {account} is not base64"
-            )));
+            return Err(format!("the AccountKey of account {account} is not base64"));
         }
         let blob_endpoint = match blob_endpoint {
             Some(endpoint) => endpoint,
@@ -141,23 +151,14 @@ impl ConnectionString {
     }
 }
 
-fn parse_endpoint(endpoint: &str) -> Result<Url> {
-    let url = Url::parse(endpoint.trim_end_matches('/')).map_err(|error| {
-        invalid(format!("BlobEndpoint {endpoint:?} is not a URL")).with_source(error)
-    })?;
+fn parse_endpoint(endpoint: &str) -> Result<Url, String> {
+    let shown = redacted(endpoint);
+    let url = Url::parse(endpoint.trim_end_matches('/'))
+        .map_err(|error| format!("BlobEndpoint {shown:?} is not a URL ({error})"))?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(invalid(format!(
-            "BlobEndpoint {endpoint:?} is not an http(s) URL"
-        )));
+        return Err(format!("BlobEndpoint {shown:?} is not an http(s) URL"));
     }
     Ok(url)
-}
-
-fn invalid(what: String) -> Error {
-    Error::new(
-        ErrorKind::InvalidInput,
-        format!("AZURE_STORAGE_CONNECTION_STRING: {what}"),
-    )
 }
 
 /// A per-try pipeline policy that signs each request with the account key (`SharedKey` scheme).
@@ -329,10 +330,9 @@ mod tests {
             ),
             ("garbage", "is not Name=value"),
         ] {
-            let error = ConnectionString::parse(text).unwrap_err();
-            assert_eq!(error.kind(), ErrorKind::InvalidInput, "{text}");
-            assert!(error.to_string().contains(expected), "{text}: {error}");
-            assert!(!error.to_string().contains("not base64!"), "{error}");
+            let problem = ConnectionString::parse(text).unwrap_err();
+            assert!(problem.contains(expected), "{text}: {problem}");
+            assert!(!problem.contains("not base64!"), "{problem}");
         }
     }
 

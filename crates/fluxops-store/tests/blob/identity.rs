@@ -88,7 +88,8 @@ async fn managed_identity_signs_in_end_to_end() {
 /// Child: publish and read back through `Registry::open`, signed in as a user-assigned identity.
 async fn child_publishes_with_the_identity() {
     let url = std::env::var(REGISTRY).unwrap();
-    let settings = BlobSettings::from_source(&url, &AzureEnvironment::from_process()).unwrap();
+    let settings =
+        BlobSettings::from_source(&url, &AzureEnvironment::from_process().unwrap()).unwrap();
     assert_eq!(
         settings.auth().to_string(),
         format!("managed identity (user-assigned, client ID {CLIENT_ID})")
