@@ -171,7 +171,7 @@ mod tests {
 
     use async_trait::async_trait;
     use fluxops_inference::{ForestSpec, ModelArtifact, NodeSpec, TreeSpec};
-    use fluxops_store::{Backend, Error, LocalFolder, StoredObject, WriteCondition};
+    use fluxops_store::{Backend, Error, LocalFolder, RegistryKind, StoredObject, WriteCondition};
 
     use super::*;
     use crate::config::Config;
@@ -186,8 +186,8 @@ mod tests {
 
     #[async_trait]
     impl Backend for Counting {
-        fn location(&self) -> String {
-            self.folder.location()
+        fn kind(&self) -> RegistryKind {
+            self.folder.kind()
         }
 
         async fn get(&self, key: &str) -> fluxops_store::Result<Option<StoredObject>> {

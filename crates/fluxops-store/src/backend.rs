@@ -3,6 +3,7 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::source::RegistryKind;
 
 /// An opaque version tag of a stored object (an HTTP ETag for Blob Storage, a content digest for
 /// a folder), used for conditional writes.
@@ -36,11 +37,16 @@ pub enum WriteCondition {
 /// The storage primitives the registry needs; one implementation per place models live.
 ///
 /// Keys are `/`-separated relative paths such as `fluxops/latest.json`. The registry's layout and
-/// integrity rules live once in [`crate::Registry`], on top of these four calls.
+/// integrity rules live once in [`crate::Registry`], on top of these calls.
 #[async_trait]
 pub trait Backend: Send + Sync + fmt::Debug {
+    /// What this backend is: a folder, or a Blob Storage container (never holds a secret).
+    fn kind(&self) -> RegistryKind;
+
     /// Where this backend stores things, for messages and logs (never contains a secret).
-    fn location(&self) -> String;
+    fn location(&self) -> String {
+        self.kind().to_string()
+    }
 
     /// Reads an object; `Ok(None)` when there is none under `key`.
     async fn get(&self, key: &str) -> Result<Option<StoredObject>>;

@@ -24,6 +24,7 @@ use crate::blob_errors::{Access, credential_setup_error, describe, error_code, t
 use crate::error::{Error, ErrorKind, Result};
 use crate::settings::{BlobSettings, RetrySettings};
 use crate::shared_key::SharedKeyPolicy;
+use crate::source::RegistryKind;
 
 /// A registry container in Azure Blob Storage (or Azurite).
 ///
@@ -165,8 +166,8 @@ impl BlobStore {
 
 #[async_trait]
 impl Backend for BlobStore {
-    fn location(&self) -> String {
-        describe(&self.settings)
+    fn kind(&self) -> RegistryKind {
+        self.settings.kind()
     }
 
     async fn get(&self, key: &str) -> Result<Option<StoredObject>> {

@@ -106,12 +106,7 @@ pub(crate) fn translate(
 
 /// "container models of storage account acct (https://...)": names account and container.
 pub(crate) fn describe(settings: &BlobSettings) -> String {
-    format!(
-        "container {} of storage account {} ({})",
-        settings.container(),
-        settings.account(),
-        settings.container_url()
-    )
+    settings.kind().to_string()
 }
 
 fn permission_advice(settings: &BlobSettings, access: Access) -> String {

@@ -61,4 +61,4 @@ pub use registry::{
 };
 pub use settings::{AZURITE_CONTAINER, AZURITE_SOURCE, BlobSettings, RetrySettings, blob_location};
 pub use shared_key::AccountKey;
-pub use source::RegistrySettings;
+pub use source::{RegistryKind, RegistrySettings};

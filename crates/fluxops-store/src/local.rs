@@ -10,6 +10,7 @@ use fluxops_inference::sha256_hex;
 
 use crate::backend::{Backend, ETag, StoredObject, WriteCondition};
 use crate::error::{Error, ErrorKind, Result};
+use crate::source::RegistryKind;
 
 /// How long a conditional write waits for another writer's lock before reporting a conflict.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
@@ -135,8 +136,10 @@ impl LocalFolder {
 
 #[async_trait]
 impl Backend for LocalFolder {
-    fn location(&self) -> String {
-        format!("folder {}", self.root.display())
+    fn kind(&self) -> RegistryKind {
+        RegistryKind::Folder {
+            path: self.root.clone(),
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<StoredObject>> {

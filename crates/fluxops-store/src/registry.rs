@@ -12,7 +12,7 @@ use crate::environment::process_environment_for;
 use crate::error::{Error, ErrorKind, Result};
 use crate::local::LocalFolder;
 use crate::settings::BlobSettings;
-use crate::source::RegistrySettings;
+use crate::source::{RegistryKind, RegistrySettings};
 
 /// File name of a version's model artifact.
 pub const MODEL_FILE: &str = "model.json";
@@ -87,6 +87,12 @@ impl Registry {
     /// service is unreachable; the first operation reports that.
     pub fn open_blob(settings: BlobSettings) -> Result<Self> {
         Ok(Registry::new(Arc::new(BlobStore::new(settings)?)))
+    }
+
+    /// What the registry is: a folder, or a Blob Storage container whose reads are dependencies
+    /// worth reporting. Decided when it was opened.
+    pub fn kind(&self) -> RegistryKind {
+        self.backend.kind()
     }
 
     /// Where the registry lives, for messages (never contains a secret).

@@ -10,6 +10,7 @@ use crate::auth::{BlobAuth, choose_auth};
 use crate::environment::AzureEnvironment;
 use crate::error::{Error, ErrorKind, Result};
 use crate::shared_key::{AccountKey, ConnectionString};
+use crate::source::RegistryKind;
 
 /// The source string that means "the Azurite development account" (or whatever
 /// `AZURE_STORAGE_CONNECTION_STRING` names), container [`AZURITE_CONTAINER`].
@@ -118,6 +119,15 @@ impl BlobSettings {
     /// The retry limits.
     pub fn retry(&self) -> RetrySettings {
         self.retry
+    }
+
+    /// The registry kind of this container: account, container and URL, no credential.
+    pub fn kind(&self) -> RegistryKind {
+        RegistryKind::Blob {
+            account: self.address.account.clone(),
+            container: self.address.container.clone(),
+            container_url: self.address.url.to_string(),
+        }
     }
 
     /// The URL of `blob` in another `container` of the same storage account, such as the run
