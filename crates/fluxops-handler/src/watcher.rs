@@ -171,7 +171,9 @@ mod tests {
 
     use async_trait::async_trait;
     use fluxops_inference::{ForestSpec, ModelArtifact, NodeSpec, TreeSpec};
-    use fluxops_store::{Backend, Error, LocalFolder, RegistryKind, StoredObject, WriteCondition};
+    use fluxops_store::{
+        Backend, ByteLimit, Error, LocalFolder, RegistryKind, StoredObject, WriteCondition,
+    };
 
     use super::*;
     use crate::config::Config;
@@ -190,14 +192,18 @@ mod tests {
             self.folder.kind()
         }
 
-        async fn get(&self, key: &str) -> fluxops_store::Result<Option<StoredObject>> {
+        async fn read(
+            &self,
+            key: &str,
+            limit: ByteLimit,
+        ) -> fluxops_store::Result<Option<StoredObject>> {
             if key.ends_with("model.json") {
                 self.model_reads.fetch_add(1, Ordering::SeqCst);
                 if self.unreachable.load(Ordering::SeqCst) {
                     return Err(Error::new(ErrorKind::Unavailable, "pretend outage"));
                 }
             }
-            self.folder.get(key).await
+            self.folder.read(key, limit).await
         }
 
         async fn put(

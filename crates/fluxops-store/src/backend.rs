@@ -3,6 +3,7 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::limit::ByteLimit;
 use crate::source::RegistryKind;
 
 /// An opaque version tag of a stored object (an HTTP ETag for Blob Storage, a content digest for
@@ -48,8 +49,19 @@ pub trait Backend: Send + Sync + fmt::Debug {
         self.kind().to_string()
     }
 
-    /// Reads an object; `Ok(None)` when there is none under `key`.
-    async fn get(&self, key: &str) -> Result<Option<StoredObject>>;
+    /// Reads an object of at most `limit` bytes, taking in no more than one byte past the limit;
+    /// `Ok(None)` when there is none under `key`.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::TooLarge`] (from [`ByteLimit`]'s refusal, naming the key and where it
+    /// is) for a larger object, and the backend's own errors.
+    async fn read(&self, key: &str, limit: ByteLimit) -> Result<Option<StoredObject>>;
+
+    /// Reads a whole object, however large; `Ok(None)` when there is none under `key`. For tools
+    /// and tests: the registry reads with [`Backend::read`].
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>> {
+        self.read(key, ByteLimit::UNBOUNDED).await
+    }
 
     /// Writes an object if `condition` holds, failing with [`crate::ErrorKind::AlreadyExists`]
     /// (for `IfAbsent`) or [`crate::ErrorKind::Conflict`] (for `IfMatch`) when it does not.

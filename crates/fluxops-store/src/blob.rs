@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use azure_core::credentials::TokenCredential;
+use azure_core::http::headers::HeaderName;
 use azure_core::http::policies::Policy;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RequestContent, RetryOptions};
 use azure_identity::{
@@ -14,7 +15,10 @@ use azure_identity::{
     ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
     WorkloadIdentityCredentialOptions,
 };
-use azure_storage_blob::models::{BlobClientUploadOptions, BlobContainerClientListBlobsOptions};
+use azure_storage_blob::models::{
+    BlobClientDownloadOptions, BlobClientUploadOptions, BlobContainerClientListBlobsOptions,
+    HttpRange,
+};
 use azure_storage_blob::{BlobContainerClient, BlobContainerClientOptions};
 use futures::TryStreamExt;
 
@@ -22,6 +26,7 @@ use crate::auth::BlobAuth;
 use crate::backend::{Backend, ETag, StoredObject, WriteCondition};
 use crate::blob_errors::{Access, credential_setup_error, describe, error_code, translate};
 use crate::error::{Error, ErrorKind, Result};
+use crate::limit::ByteLimit;
 use crate::settings::{BlobSettings, RetrySettings};
 use crate::shared_key::SharedKeyPolicy;
 use crate::source::RegistryKind;
@@ -170,8 +175,21 @@ impl Backend for BlobStore {
         self.settings.kind()
     }
 
-    async fn get(&self, key: &str) -> Result<Option<StoredObject>> {
-        let download = self.container.blob_client(key).download(None).await;
+    /// Asks for the first `limit + 1` bytes only, refuses by the blob's size in the first
+    /// response's headers before reading its body, and stops reading past the limit.
+    async fn read(&self, key: &str, limit: ByteLimit) -> Result<Option<StoredObject>> {
+        let options = BlobClientDownloadOptions {
+            range: limit
+                .max_bytes()
+                .checked_add(1)
+                .map(|end| HttpRange::new(0, end)),
+            ..Default::default()
+        };
+        let download = self
+            .container
+            .blob_client(key)
+            .download(Some(options))
+            .await;
         let result = match download {
             Ok(result) => result,
             Err(error) if error_code(&error) == Some("BlobNotFound") => return Ok(None),
@@ -182,15 +200,32 @@ impl Backend for BlobStore {
             .etag
             .map(|etag| ETag(etag.to_string()))
             .ok_or_else(|| self.missing_etag(key))?;
-        let bytes = result
-            .body
-            .collect()
+        let refuse = |size| limit.refuse(&format!("blob {key} in {}", self.location()), size);
+        // A ranged answer says the whole size after the slash of `Content-Range: bytes 0-9/1234`;
+        // an empty blob is answered unranged, with its `Content-Length`.
+        let size = result
+            .headers
+            .get_optional_str(&HeaderName::from_static("content-range"))
+            .map_or(result.properties.content_length, total_size);
+        if let Some(size) = size
+            && size > limit.max_bytes()
+        {
+            return Err(refuse(Some(size)));
+        }
+        let capacity = size.unwrap_or(0).min(limit.max_bytes());
+        let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        let mut body = result.body;
+        while let Some(chunk) = body
+            .try_next()
             .await
-            .map_err(|error| self.error(error, Access::Read, Some(key)))?;
-        Ok(Some(StoredObject {
-            bytes: bytes.to_vec(),
-            etag,
-        }))
+            .map_err(|error| self.error(error, Access::Read, Some(key)))?
+        {
+            if (bytes.len() + chunk.len()) as u64 > limit.max_bytes() {
+                return Err(refuse(None));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Some(StoredObject { bytes, etag }))
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>, condition: WriteCondition) -> Result<ETag> {
@@ -237,6 +272,11 @@ fn client_options(retry: RetrySettings) -> ClientOptions {
     }
 }
 
+/// The whole size in a `Content-Range` header (`bytes 0-9/1234`); `None` when unknown (`*`).
+fn total_size(content_range: &str) -> Option<u64> {
+    content_range.rsplit_once('/')?.1.trim().parse().ok()
+}
+
 fn content_type(key: &str) -> &'static str {
     match key.rsplit_once('.').map(|(_, extension)| extension) {
         Some("json") => "application/json",
@@ -249,6 +289,14 @@ fn content_type(key: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_total_size_comes_after_the_slash() {
+        assert_eq!(total_size("bytes 0-4194303/629145600"), Some(629_145_600));
+        assert_eq!(total_size("bytes 0-0/1"), Some(1));
+        assert_eq!(total_size("bytes 0-9/*"), None);
+        assert_eq!(total_size("garbage"), None);
+    }
 
     #[test]
     fn content_types_follow_the_extension() {

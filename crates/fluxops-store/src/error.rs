@@ -1,4 +1,5 @@
 use std::fmt;
+use std::io;
 
 /// What went wrong with a registry operation, for callers that branch on the cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub enum ErrorKind {
     InvalidInput,
     /// A local file operation failed.
     Io,
+    /// An object is larger than the limit its read allows; it was not read whole.
+    TooLarge,
 }
 
 impl fmt::Display for ErrorKind {
@@ -33,6 +36,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::InvalidInput => "invalid input",
             ErrorKind::Io => "i/o error",
+            ErrorKind::TooLarge => "too large",
         })
     }
 }
@@ -78,6 +82,15 @@ impl std::error::Error for Error {
         self.source
             .as_deref()
             .map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// The kind of a failed file operation.
+pub(crate) fn io_error_kind(error: &io::Error) -> ErrorKind {
+    match error.kind() {
+        io::ErrorKind::NotFound => ErrorKind::NotFound,
+        io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+        _ => ErrorKind::Io,
     }
 }
 

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use fluxops_inference::sha256_hex;
 
 use crate::backend::{Backend, ETag, StoredObject, WriteCondition};
-use crate::error::{Error, ErrorKind, Result};
+use crate::digest::{sha256_hex, sha256_hex_of};
+use crate::error::{Error, ErrorKind, Result, io_error_kind};
+use crate::limit::{Bounded, ByteLimit, read_within};
 use crate::source::RegistryKind;
 
 /// How long a conditional write waits for another writer's lock before reporting a conflict.
@@ -35,20 +36,46 @@ impl LocalFolder {
     }
 
     fn io_error(&self, key: &str, action: &str, error: io::Error) -> Error {
-        let kind = match error.kind() {
-            io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
-            io::ErrorKind::NotFound => ErrorKind::NotFound,
-            _ => ErrorKind::Io,
-        };
-        Error::new(kind, format!("{action} {} in {}", key, self.location())).with_source(error)
+        Error::new(
+            io_error_kind(&error),
+            format!("{action} {key} in {}", self.location()),
+        )
+        .with_source(error)
     }
 
-    fn get_blocking(&self, key: &str) -> Result<Option<StoredObject>> {
-        match fs::read(self.path(key)) {
-            Ok(bytes) => {
+    fn read_blocking(&self, key: &str, limit: ByteLimit) -> Result<Option<StoredObject>> {
+        let Some(file) = self.open(key)? else {
+            return Ok(None);
+        };
+        let read = || {
+            let size = file.metadata()?.len();
+            read_within(&file, Some(size), limit)
+        };
+        match read().map_err(|error| self.io_error(key, "cannot read", error))? {
+            Bounded::Within(bytes) => {
                 let etag = ETag(sha256_hex(&bytes));
                 Ok(Some(StoredObject { bytes, etag }))
             }
+            Bounded::TooLarge(size) => {
+                Err(limit.refuse(&format!("{key} in {}", self.location()), size))
+            }
+        }
+    }
+
+    /// The tag of what is stored under `key` now, hashed in pieces so that any size fits.
+    fn current_etag(&self, key: &str) -> Result<Option<ETag>> {
+        let Some(file) = self.open(key)? else {
+            return Ok(None);
+        };
+        let digest =
+            sha256_hex_of(file).map_err(|error| self.io_error(key, "cannot read", error))?;
+        Ok(Some(ETag(digest)))
+    }
+
+    /// The file under `key`; `Ok(None)` when there is none.
+    fn open(&self, key: &str) -> Result<Option<fs::File>> {
+        match fs::File::open(self.path(key)) {
+            Ok(file) => Ok(Some(file)),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(self.io_error(key, "cannot read", error)),
         }
@@ -86,7 +113,7 @@ impl LocalFolder {
                     )
                     .with_source(error)
                 })?;
-                let current = self.get_blocking(key)?.map(|object| object.etag);
+                let current = self.current_etag(key)?;
                 if current.as_ref() != Some(expected) {
                     return Err(Error::new(
                         ErrorKind::Conflict,
@@ -142,10 +169,10 @@ impl Backend for LocalFolder {
         }
     }
 
-    async fn get(&self, key: &str) -> Result<Option<StoredObject>> {
+    async fn read(&self, key: &str, limit: ByteLimit) -> Result<Option<StoredObject>> {
         let this = self.clone();
         let key = key.to_owned();
-        blocking(move || this.get_blocking(&key)).await
+        blocking(move || this.read_blocking(&key, limit)).await
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>, condition: WriteCondition) -> Result<ETag> {
@@ -161,7 +188,8 @@ impl Backend for LocalFolder {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs file work on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(work).await.map_err(|error| {
@@ -261,6 +289,8 @@ mod tests {
     use super::*;
     use crate::Registry;
 
+    const LIMIT: ByteLimit = ByteLimit::new(1024, "TEST_LIMIT");
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn of_many_writers_holding_the_same_tag_exactly_one_moves_latest() {
         let folder = tempfile::tempdir().unwrap();
@@ -282,7 +312,7 @@ mod tests {
         let attempts = ["v1", "v2", "v3", "v4", "v5", "v6"].map(|version| {
             let registry = registry.clone();
             let etag = first.etag.clone();
-            tokio::spawn(async move { registry.promote("m", version, Some(etag)).await })
+            tokio::spawn(async move { registry.promote("m", version, Some(etag), LIMIT).await })
         });
         let mut won = 0;
         for attempt in attempts {

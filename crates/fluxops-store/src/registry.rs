@@ -1,15 +1,16 @@
 use std::sync::Arc;
 
-use fluxops_inference::sha256_hex;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::backend::{Backend, ETag, WriteCondition};
 use crate::blob::BlobStore;
+use crate::digest::sha256_hex;
 #[cfg(doc)]
 use crate::environment::AzureEnvironment;
 use crate::environment::process_environment_for;
 use crate::error::{Error, ErrorKind, Result};
+use crate::limit::ByteLimit;
 use crate::local::LocalFolder;
 use crate::settings::BlobSettings;
 use crate::source::{RegistryKind, RegistrySettings};
@@ -134,10 +135,15 @@ impl Registry {
     }
 
     /// Reads the current pointer; `Ok(None)` when the model has never been published.
+    ///
+    /// # Errors
+    /// [`ErrorKind::TooLarge`] for a `latest.json` above [`crate::MAX_POINTER_BYTES`] (never
+    /// read whole), [`ErrorKind::Integrity`] for one that is not a pointer, and the backend's
+    /// errors.
     pub async fn latest(&self, name: &str) -> Result<Option<Latest>> {
         check_segment("model name", name)?;
         let key = latest_key(name);
-        let Some(object) = self.backend.get(&key).await? else {
+        let Some(object) = self.backend.read(&key, ByteLimit::POINTER).await? else {
             return Ok(None);
         };
         let pointer: LatestPointer = serde_json::from_slice(&object.bytes).map_err(|error| {
@@ -153,8 +159,26 @@ impl Registry {
         }))
     }
 
-    /// Downloads the artifact a pointer names and checks it against the pointer's digest.
+    /// Downloads the artifact a pointer names, however large, and checks it against the
+    /// pointer's digest. Kept for today's callers; [`Registry::fetch_within`] bounds the read.
     pub async fn fetch(&self, name: &str, pointer: &LatestPointer) -> Result<Vec<u8>> {
+        self.fetch_within(name, pointer, ByteLimit::UNBOUNDED).await
+    }
+
+    /// Downloads the artifact a pointer names, if it is at most `limit` bytes, and checks it
+    /// against the pointer's digest. A larger artifact is refused after reading no more than one
+    /// byte past the limit, so it cannot exhaust memory.
+    ///
+    /// # Errors
+    /// [`ErrorKind::TooLarge`] naming the artifact, its size, the limit and the setting that
+    /// raises it; [`ErrorKind::Integrity`] when the pointer's path or digest does not match;
+    /// [`ErrorKind::NotFound`] when the artifact is missing; and the backend's errors.
+    pub async fn fetch_within(
+        &self,
+        name: &str,
+        pointer: &LatestPointer,
+        limit: ByteLimit,
+    ) -> Result<Vec<u8>> {
         check_segment("version", &pointer.version)?;
         let key = version_key(name, &pointer.version, MODEL_FILE);
         if pointer.path != key {
@@ -167,7 +191,7 @@ impl Registry {
                 ),
             ));
         }
-        let bytes = self.get_required(&key).await?;
+        let bytes = self.get_required(&key, limit).await?;
         let actual = sha256_hex(&bytes);
         if actual != pointer.sha256 {
             return Err(Error::new(
@@ -202,7 +226,8 @@ impl Registry {
         Ok(versions)
     }
 
-    /// Makes an existing version `latest` (promotion or rollback).
+    /// Makes an existing version `latest` (promotion or rollback); its artifact, read to record
+    /// its digest, may be at most `limit` bytes.
     ///
     /// `expected` is the tag of the pointer the caller read (`None`: there must be no pointer
     /// yet); the write fails with [`ErrorKind::Conflict`] if the pointer moved since.
@@ -211,11 +236,12 @@ impl Registry {
         name: &str,
         version: &str,
         expected: Option<ETag>,
+        limit: ByteLimit,
     ) -> Result<Latest> {
         check_segment("model name", name)?;
         check_segment("version", version)?;
         let bytes = self
-            .get_required(&version_key(name, version, MODEL_FILE))
+            .get_required(&version_key(name, version, MODEL_FILE), limit)
             .await?;
         self.point_latest(name, version, sha256_hex(&bytes), expected)
             .await
@@ -259,8 +285,8 @@ impl Registry {
         Ok(Latest { pointer, etag })
     }
 
-    async fn get_required(&self, key: &str) -> Result<Vec<u8>> {
-        match self.backend.get(key).await? {
+    async fn get_required(&self, key: &str, limit: ByteLimit) -> Result<Vec<u8>> {
+        match self.backend.read(key, limit).await? {
             Some(object) => Ok(object.bytes),
             None => Err(Error::new(
                 ErrorKind::NotFound,

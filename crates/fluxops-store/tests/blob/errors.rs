@@ -7,7 +7,7 @@ use fluxops_store::{
 };
 
 use crate::support::{
-    QUICK_RETRY, artifact, container_url, fresh_registry, settings, unique_container,
+    MODEL_LIMIT, QUICK_RETRY, artifact, container_url, fresh_registry, settings, unique_container,
 };
 
 #[tokio::test]
@@ -50,7 +50,10 @@ async fn a_missing_blob_is_named() {
         "{error}"
     );
 
-    let promote = registry.promote("fluxops", "v9", None).await.unwrap_err();
+    let promote = registry
+        .promote("fluxops", "v9", None, MODEL_LIMIT)
+        .await
+        .unwrap_err();
     assert_eq!(promote.kind(), ErrorKind::NotFound, "{promote}");
 }
 

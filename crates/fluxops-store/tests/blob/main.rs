@@ -5,6 +5,7 @@
 //! its own Azurite from `.tools` (run `sh ci/tools.sh` once). The managed-identity test always
 //! starts its own HTTPS, OAuth-checking Azurite. Set `TEST_LOG=1` to see the store's logs.
 
+mod bounded;
 mod errors;
 mod identity;
 mod objects;

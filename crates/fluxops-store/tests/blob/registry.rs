@@ -3,7 +3,7 @@
 
 use fluxops_store::{Backend, ErrorKind, MODEL_FILE, WriteCondition};
 
-use crate::support::{above_4_mib, artifact, fresh_registry};
+use crate::support::{MODEL_LIMIT, above_4_mib, artifact, fresh_registry};
 
 #[tokio::test]
 async fn publish_fetch_list_and_roll_back() {
@@ -48,6 +48,7 @@ async fn publish_fetch_list_and_roll_back() {
             "fluxops",
             "20261127T220000Z-aaaa",
             Some(latest.etag.clone()),
+            MODEL_LIMIT,
         )
         .await
         .unwrap();
@@ -100,8 +101,8 @@ async fn of_two_writers_holding_the_same_etag_exactly_one_wins() {
     // Both read the same pointer, then both try to move it.
     let read = registry.latest("fluxops").await.unwrap().unwrap();
     let (one, two) = tokio::join!(
-        registry.promote("fluxops", "v1", Some(read.etag.clone())),
-        registry.promote("fluxops", "v2", Some(read.etag.clone())),
+        registry.promote("fluxops", "v1", Some(read.etag.clone()), MODEL_LIMIT),
+        registry.promote("fluxops", "v2", Some(read.etag.clone()), MODEL_LIMIT),
     );
     let (winner, loser) = match (one, two) {
         (Ok(winner), Err(loser)) | (Err(loser), Ok(winner)) => (winner, loser),

@@ -1,12 +1,16 @@
 //! Shared test plumbing: one Azurite per test binary, a fresh container per test.
 
-use std::sync::LazyLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use fluxops_store::{AccountKey, BlobAuth, BlobSettings, BlobStore, Registry, RetrySettings};
+use fluxops_store::{
+    AccountKey, BlobAuth, BlobSettings, BlobStore, ByteLimit, Registry, RetrySettings,
+};
 
 pub use fluxops_azurite::{Azurite, workspace_root};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 /// Short retries, so that failure tests stay fast.
 pub const QUICK_RETRY: RetrySettings = RetrySettings {
@@ -14,6 +18,9 @@ pub const QUICK_RETRY: RetrySettings = RetrySettings {
     initial_delay: Duration::from_millis(50),
     max_elapsed: Duration::from_secs(2),
 };
+
+/// The limit the tests read artifacts with: above every artifact they publish to be read.
+pub const MODEL_LIMIT: ByteLimit = ByteLimit::new(8 << 20, "TEST_MAX_MODEL_BYTES");
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
@@ -74,4 +81,58 @@ pub fn above_4_mib() -> Vec<u8> {
     (0..5 * 1024 * 1024 + 123)
         .map(|index: usize| (index % 251) as u8)
         .collect()
+}
+
+/// A loopback TCP proxy in front of the shared Azurite that counts the bytes Azurite sends
+/// back: what a client really took in, whatever it kept.
+pub struct CountingProxy {
+    endpoint: String,
+    received: Arc<AtomicU64>,
+}
+
+impl CountingProxy {
+    /// Listens on a free loopback port and forwards every connection to Azurite.
+    pub async fn start() -> Self {
+        let upstream = blob_endpoint()
+            .strip_prefix("http://")
+            .expect("Azurite over http")
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+        let received = Arc::new(AtomicU64::new(0));
+        let counter = received.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+                });
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0_u8; 64 << 10];
+                    while let Ok(read @ 1..) = server_read.read(&mut buffer).await {
+                        counter.fetch_add(read as u64, Ordering::Relaxed);
+                        if client_write.write_all(&buffer[..read]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        CountingProxy { endpoint, received }
+    }
+
+    /// The URL of `container` in the development account, through the proxy.
+    pub fn container_url(&self, container: &str) -> String {
+        format!("{}/devstoreaccount1/{container}", self.endpoint)
+    }
+
+    /// The bytes Azurite has sent through the proxy so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
 }

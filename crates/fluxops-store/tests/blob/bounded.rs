@@ -1,0 +1,150 @@
+//! Bounded reads from Blob Storage: a blob above the limit is refused by its size before its
+//! body is read, and no more than one byte past the limit ever crosses the wire, as a counting
+//! proxy between the store and Azurite shows.
+
+use fluxops_store::{
+    AzureEnvironment, Backend, BlobSettings, ByteLimit, ErrorKind, LatestPointer,
+    MAX_POINTER_BYTES, ObjectLocation, Registry, WriteCondition,
+};
+
+use crate::support::{CountingProxy, MODEL_LIMIT, above_4_mib, fresh_registry, settings};
+
+/// A model cap for these tests, named as the handler's variable.
+const ONE_MIB: ByteLimit = ByteLimit::new(1 << 20, "FLUXOPS_MAX_MODEL_BYTES");
+/// Response headers, on top of the body bytes a read may take in.
+const HEADERS: u64 = 16 << 10;
+
+/// A registry on `container` through the proxy, signed with the development key.
+fn through(proxy: &CountingProxy, container: &str) -> Registry {
+    let url = proxy.container_url(container);
+    let settings = settings(container);
+    Registry::open_blob(
+        BlobSettings::new(&url, settings.auth().clone())
+            .unwrap()
+            .with_retry(settings.retry()),
+    )
+    .unwrap()
+}
+
+/// `artifact` published as `fluxops` v1 in a fresh container; a registry on that container
+/// through a new proxy, the pointer, and the proxy.
+async fn published_behind_proxy(
+    label: &str,
+    artifact: Vec<u8>,
+) -> (Registry, LatestPointer, CountingProxy) {
+    let (registry, store) = fresh_registry(label).await;
+    let published = registry
+        .publish("fluxops", "v1", artifact, b"{}".to_vec())
+        .await
+        .unwrap();
+    let proxy = CountingProxy::start().await;
+    let registry = through(&proxy, store.settings().container());
+    (registry, published.pointer, proxy)
+}
+
+/// Checks that no more than `body` bytes (plus headers) came through the proxy.
+fn assert_received_at_most(proxy: &CountingProxy, body: u64) {
+    let received = proxy.received();
+    assert!(received <= body + HEADERS, "received {received} bytes");
+}
+
+#[tokio::test]
+async fn a_20_mib_model_is_refused_after_at_most_the_limit_plus_one_byte() {
+    let (registry, pointer, proxy) = published_behind_proxy("huge", vec![b' '; 20 << 20]).await;
+    let error = registry
+        .fetch_within("fluxops", &pointer, ONE_MIB)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TooLarge, "{error}");
+    let message = error.to_string();
+    for words in [
+        "blob fluxops/v1/model.json in container huge-",
+        "of storage account devstoreaccount1",
+        "is 20971520 bytes, more than the limit of 1048576 bytes",
+        "raise FLUXOPS_MAX_MODEL_BYTES",
+    ] {
+        assert!(message.contains(words), "{words:?} not in {message}");
+    }
+    assert_received_at_most(&proxy, ONE_MIB.max_bytes() + 1);
+}
+
+#[tokio::test]
+async fn a_model_within_the_limit_is_read_whole_through_ranged_requests() {
+    let large = above_4_mib();
+    let (registry, pointer, _) = published_behind_proxy("ranged", large.clone()).await;
+    let fetched = registry
+        .fetch_within("fluxops", &pointer, MODEL_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(fetched, large);
+    // Exactly at the limit is still within it.
+    let exact = ByteLimit::new(large.len() as u64, "TEST");
+    assert_eq!(
+        registry
+            .fetch_within("fluxops", &pointer, exact)
+            .await
+            .unwrap(),
+        large
+    );
+}
+
+#[tokio::test]
+async fn a_1_mib_pointer_is_refused_after_reading_at_most_4_kib() {
+    let (registry, store) = fresh_registry("bigpointer").await;
+    registry
+        .publish("fluxops", "v1", b"{}".to_vec(), b"{}".to_vec())
+        .await
+        .unwrap();
+    let current = store.get("fluxops/latest.json").await.unwrap().unwrap();
+    store
+        .put(
+            "fluxops/latest.json",
+            vec![b' '; 1 << 20],
+            WriteCondition::IfMatch(current.etag),
+        )
+        .await
+        .unwrap();
+    let proxy = CountingProxy::start().await;
+    let registry = through(&proxy, store.settings().container());
+
+    let error = registry.latest("fluxops").await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TooLarge, "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("blob fluxops/latest.json in container bigpointer-"),
+        "{error}"
+    );
+    assert_received_at_most(&proxy, MAX_POINTER_BYTES + 1);
+}
+
+#[tokio::test]
+async fn a_huge_training_blob_is_refused_and_an_empty_one_read() {
+    let (_, store) = fresh_registry("hugedata").await;
+    store
+        .put("train.csv", vec![b'1'; 8 << 20], WriteCondition::IfAbsent)
+        .await
+        .unwrap();
+    store
+        .put("empty.csv", Vec::new(), WriteCondition::IfAbsent)
+        .await
+        .unwrap();
+    let proxy = CountingProxy::start().await;
+    let container = proxy.container_url(store.settings().container());
+    let location = |blob: &str| {
+        ObjectLocation::parse(&format!("{container}/{blob}"), &AzureEnvironment::default()).unwrap()
+    };
+
+    let data_limit = ByteLimit::new(1 << 20, "--max-data-bytes");
+    let error = location("train.csv").read(data_limit).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TooLarge, "{error}");
+    assert!(
+        error.to_string().contains("is 8388608 bytes")
+            && error.to_string().contains("--max-data-bytes"),
+        "{error}"
+    );
+    assert_received_at_most(&proxy, data_limit.max_bytes() + 1);
+    // An empty blob answers a ranged request with 416; it is read (empty) all the same.
+    let empty = location("empty.csv").read(ONE_MIB).await.unwrap();
+    assert!(empty.is_empty());
+}
