@@ -1,22 +1,57 @@
-//! Starts and stops Azurite's blob service (npm `azurite@3.35.0`, installed into `.tools/node` by
-//! `ci/tools.sh`) on a free loopback port: test support, never shipped.
+//! Azurite, the local Azure Storage emulator: its development account, and its blob service
+//! (npm `azurite@3.35.0`, installed into `.tools/node` by `ci/tools.sh`) started on a free
+//! loopback port for tests. Standard library only.
+//!
+//! The development account ([`ACCOUNT`], [`ACCOUNT_KEY`], [`DEFAULT_ACCOUNT_URL`]) is written
+//! here once: the store uses it for `UseDevelopmentStorage=true` and the `azurite` registry
+//! source, tests through [`connection_string`] and [`container_url`].
 //!
 //! `cargo xtask test` starts one [`Azurite`] for the whole workspace and hands its address to the
 //! tests in [`AZURITE_ENV`]; the Blob tests of the store, the trainer and the handler find it with
 //! [`test_blob_endpoint`], which starts their own Azurite under a plain `cargo test`. The
-//! managed-identity test starts an HTTPS, OAuth-enabled one with [`Azurite::start`]. Standard
-//! library only.
-#![deny(missing_docs)]
+//! managed-identity test starts an HTTPS, OAuth-enabled one with [`Azurite::start`]. Starting
+//! Azurite is test support, never used by what ships.
 //!
 //! Azurite runs under a small `sh` guard that stops it when the guard's standard input closes:
 //! when [`Azurite`] is dropped, and also when the owning process dies without dropping it (a
 //! test binary's statics are never dropped), so no Azurite outlives its owner.
+#![deny(missing_docs)]
 
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{OnceLock, mpsc};
 use std::time::Duration;
+
+/// The development account's name (Azurite's, and the Azure Storage Emulator's before it).
+pub const ACCOUNT: &str = "devstoreaccount1";
+/// The development account's key, published by Microsoft for the emulators: it protects nothing.
+pub const ACCOUNT_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+/// The development account's URL (a connection string's `BlobEndpoint`) when Azurite listens on
+/// its default port, 10000.
+pub const DEFAULT_ACCOUNT_URL: &str = "http://127.0.0.1:10000/devstoreaccount1";
+
+/// The connection string of the development account on the Azurite at `blob_endpoint`
+/// (`http://127.0.0.1:<port>`, as [`Azurite::blob_endpoint`] gives it).
+pub fn connection_string(blob_endpoint: &str) -> String {
+    format!(
+        "DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};\
+         BlobEndpoint={};",
+        container_url(blob_endpoint, "")
+    )
+}
+
+/// The URL of `container` in the development account on the Azurite at `blob_endpoint`
+/// (`http(s)://127.0.0.1:<port>`); an empty `container` gives the account's URL.
+pub fn container_url(blob_endpoint: &str, container: &str) -> String {
+    let account = format!("{}/{ACCOUNT}", blob_endpoint.trim_end_matches('/'));
+    if container.is_empty() {
+        account
+    } else {
+        format!("{account}/{container}")
+    }
+}
 
 /// Where `ci/tools.sh` installs Azurite's blob service, relative to the workspace root.
 pub const AZURITE_BLOB_BIN: &str = ".tools/node/node_modules/.bin/azurite-blob";
@@ -99,7 +134,7 @@ impl Azurite {
     }
 
     /// The blob service's base URL, `http(s)://127.0.0.1:<port>`; the development account's
-    /// containers are under `/devstoreaccount1/`.
+    /// containers are under `/devstoreaccount1/` ([`container_url`]).
     pub fn blob_endpoint(&self) -> &str {
         &self.endpoint
     }
@@ -180,4 +215,24 @@ pub fn test_blob_endpoint() -> &'static str {
 /// The workspace root, where `.tools/` lives.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_connection_strings_name_the_development_account() {
+        assert_eq!(
+            container_url("http://127.0.0.1:4000/", "models"),
+            "http://127.0.0.1:4000/devstoreaccount1/models"
+        );
+        assert_eq!(
+            container_url("http://127.0.0.1:10000", ""),
+            DEFAULT_ACCOUNT_URL
+        );
+        let text = connection_string("http://127.0.0.1:4000");
+        assert!(text.contains("AccountName=devstoreaccount1;AccountKey=Eby8"));
+        assert!(text.ends_with("BlobEndpoint=http://127.0.0.1:4000/devstoreaccount1;"));
+    }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::address::ContainerAddress;
 use crate::environment::{AzureEnvironment, SignIn};
-use crate::shared_key::{AccountKey, DEV_ACCOUNT};
+use crate::shared_key::AccountKey;
 
 /// How the Blob backend signs its requests.
 #[derive(Debug, Clone)]
@@ -93,7 +93,9 @@ pub(crate) fn choose_auth(address: &ContainerAddress, environment: &AzureEnviron
             token_file: token_file.clone(),
         },
         SignIn::Developer => BlobAuth::DeveloperTools,
-        SignIn::Unspecified if address.path_style && address.account == DEV_ACCOUNT => {
+        SignIn::Unspecified
+            if address.path_style && address.account == fluxops_azurite::ACCOUNT =>
+        {
             BlobAuth::SharedKey(AccountKey::development())
         }
         SignIn::Unspecified => BlobAuth::DeveloperTools,

@@ -18,14 +18,6 @@ use time::OffsetDateTime;
 
 use crate::address::redacted;
 
-/// Account name of the Azurite (and Azure Storage Emulator) development account.
-pub const DEV_ACCOUNT: &str = "devstoreaccount1";
-/// The published, well-known key of the development account; it protects nothing.
-const DEV_ACCOUNT_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-/// Azurite's default blob endpoint for the development account.
-const DEV_BLOB_ENDPOINT: &str = "http://127.0.0.1:10000/devstoreaccount1";
-
 /// A storage account name and its key. The key never appears in `Debug` output or logs.
 #[derive(Clone)]
 pub struct AccountKey {
@@ -44,7 +36,7 @@ impl AccountKey {
 
     /// The Azurite development account and its published key.
     pub fn development() -> Self {
-        AccountKey::new(DEV_ACCOUNT, DEV_ACCOUNT_KEY)
+        AccountKey::new(fluxops_azurite::ACCOUNT, fluxops_azurite::ACCOUNT_KEY)
     }
 
     /// The storage account name.
@@ -78,7 +70,8 @@ impl ConnectionString {
     pub(crate) fn development() -> Self {
         ConnectionString {
             key: AccountKey::development(),
-            blob_endpoint: Url::parse(DEV_BLOB_ENDPOINT).expect("the default endpoint is a URL"),
+            blob_endpoint: Url::parse(fluxops_azurite::DEFAULT_ACCOUNT_URL)
+                .expect("the default endpoint is a URL"),
         }
     }
 
@@ -279,8 +272,8 @@ mod tests {
     #[test]
     fn development_storage_uses_the_well_known_account() {
         let parsed = ConnectionString::parse("UseDevelopmentStorage=true").unwrap();
-        assert_eq!(parsed.key.account(), DEV_ACCOUNT);
-        assert_eq!(parsed.key.key.secret(), DEV_ACCOUNT_KEY);
+        assert_eq!(parsed.key.account(), fluxops_azurite::ACCOUNT);
+        assert_eq!(parsed.key.key.secret(), fluxops_azurite::ACCOUNT_KEY);
         assert_eq!(
             parsed.blob_endpoint.as_str(),
             "http://127.0.0.1:10000/devstoreaccount1"

@@ -7,7 +7,7 @@ use fluxops_store::{
     MAX_POINTER_BYTES, ObjectLocation, Registry, WriteCondition,
 };
 
-use crate::support::{CountingProxy, MODEL_LIMIT, above_4_mib, fresh_registry, settings};
+use crate::support::{ACCOUNT, CountingProxy, MODEL_LIMIT, above_4_mib, fresh_registry, settings};
 
 /// A model cap for these tests, named as the handler's variable.
 const ONE_MIB: ByteLimit = ByteLimit::new(1 << 20, "FLUXOPS_MAX_MODEL_BYTES");
@@ -59,7 +59,7 @@ async fn a_20_mib_model_is_refused_after_at_most_the_limit_plus_one_byte() {
     let message = error.to_string();
     for words in [
         "blob fluxops/v1/model.json in container huge-",
-        "of storage account devstoreaccount1",
+        &format!("of storage account {ACCOUNT}"),
         "is 20971520 bytes, more than the limit of 1048576 bytes",
         "raise FLUXOPS_MAX_MODEL_BYTES",
     ] {

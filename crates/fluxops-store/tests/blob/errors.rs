@@ -7,7 +7,8 @@ use fluxops_store::{
 };
 
 use crate::support::{
-    MODEL_LIMIT, QUICK_RETRY, artifact, container_url, fresh_registry, settings, unique_container,
+    ACCOUNT, MODEL_LIMIT, QUICK_RETRY, artifact, container_url, fresh_registry, settings,
+    unique_container,
 };
 
 #[tokio::test]
@@ -19,7 +20,7 @@ async fn a_missing_container_is_named() {
     let message = error.to_string();
     assert!(
         message.contains(&format!(
-            "container {container} does not exist in storage account devstoreaccount1"
+            "container {container} does not exist in storage account {ACCOUNT}"
         )),
         "{message}"
     );
@@ -46,7 +47,7 @@ async fn a_missing_blob_is_named() {
     assert!(
         error
             .to_string()
-            .contains("storage account devstoreaccount1"),
+            .contains(&format!("storage account {ACCOUNT}")),
         "{error}"
     );
 
@@ -67,10 +68,7 @@ async fn a_wrong_account_key_is_refused_as_a_permission_error() {
         .unwrap();
     let wrong = BlobSettings::new(
         &container_url(&container),
-        BlobAuth::SharedKey(AccountKey::new(
-            "devstoreaccount1",
-            "d3Jvbmcta2V5LXdyb25nLWtleQ==",
-        )),
+        BlobAuth::SharedKey(AccountKey::new(ACCOUNT, "d3Jvbmcta2V5LXdyb25nLWtleQ==")),
     )
     .unwrap()
     .with_retry(QUICK_RETRY);
@@ -96,7 +94,7 @@ async fn an_unreachable_service_is_unavailable_after_bounded_retries() {
         .local_addr()
         .unwrap()
         .port();
-    let url = format!("http://127.0.0.1:{port}/devstoreaccount1/models");
+    let url = fluxops_azurite::container_url(&format!("http://127.0.0.1:{port}"), "models");
     let settings = BlobSettings::new(&url, BlobAuth::SharedKey(AccountKey::development()))
         .unwrap()
         .with_retry(QUICK_RETRY);

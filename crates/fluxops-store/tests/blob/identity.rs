@@ -51,7 +51,7 @@ async fn managed_identity_signs_in_end_to_end() {
     )
     .unwrap_or_else(|error| panic!("cannot start Azurite over HTTPS: {error}"));
     assert!(azurite.blob_endpoint().starts_with("https://127.0.0.1:"));
-    let registry = format!("{}/devstoreaccount1/models", azurite.blob_endpoint());
+    let registry = fluxops_azurite::container_url(azurite.blob_endpoint(), "models");
     let tokens = TokenServer::start().await;
 
     run_child(

@@ -3,7 +3,7 @@
 
 use fluxops_store::{Backend, ErrorKind, MODEL_FILE, WriteCondition};
 
-use crate::support::{MODEL_LIMIT, above_4_mib, artifact, fresh_registry};
+use crate::support::{ACCOUNT, MODEL_LIMIT, above_4_mib, artifact, fresh_registry};
 
 #[tokio::test]
 async fn publish_fetch_list_and_roll_back() {
@@ -177,7 +177,7 @@ async fn a_tampered_blob_is_refused_and_the_pointer_is_kept() {
     assert!(
         error
             .to_string()
-            .contains("storage account devstoreaccount1"),
+            .contains(&format!("storage account {ACCOUNT}")),
         "{error}"
     );
     let latest = registry.latest("fluxops").await.unwrap().unwrap();

@@ -8,7 +8,7 @@ use fluxops_store::{
     AccountKey, BlobAuth, BlobSettings, BlobStore, ByteLimit, Registry, RetrySettings,
 };
 
-pub use fluxops_azurite::{Azurite, workspace_root};
+pub use fluxops_azurite::{ACCOUNT, Azurite, workspace_root};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -49,7 +49,7 @@ pub fn unique_container(label: &str) -> String {
 
 /// The URL of `container` in the shared Azurite's development account.
 pub fn container_url(container: &str) -> String {
-    format!("{}/devstoreaccount1/{container}", blob_endpoint())
+    fluxops_azurite::container_url(blob_endpoint(), container)
 }
 
 /// Settings for `container` in the shared Azurite, signed with the development account key.
@@ -128,7 +128,7 @@ impl CountingProxy {
 
     /// The URL of `container` in the development account, through the proxy.
     pub fn container_url(&self, container: &str) -> String {
-        format!("{}/devstoreaccount1/{container}", self.endpoint)
+        fluxops_azurite::container_url(&self.endpoint, container)
     }
 
     /// The bytes Azurite has sent through the proxy so far.
