@@ -149,7 +149,11 @@ impl Registry {
         let pointer: LatestPointer = serde_json::from_slice(&object.bytes).map_err(|error| {
             Error::new(
                 ErrorKind::Integrity,
-                format!("{key} in {} is not a valid pointer", self.location()),
+                format!(
+                    "{key} in {} is not a valid pointer; publish or promote a version to \
+                     replace it",
+                    self.location()
+                ),
             )
             .with_source(error)
         })?;
@@ -185,7 +189,8 @@ impl Registry {
             return Err(Error::new(
                 ErrorKind::Integrity,
                 format!(
-                    "pointer of {name} in {} names {} instead of {key}",
+                    "pointer of {name} in {} names {} instead of {key}; publish or promote a \
+                     version to replace it",
                     self.location(),
                     pointer.path
                 ),
@@ -197,7 +202,8 @@ impl Registry {
             return Err(Error::new(
                 ErrorKind::Integrity,
                 format!(
-                    "{key} in {} has SHA-256 {actual}, but latest.json expects {}",
+                    "{key} in {} has SHA-256 {actual}, but latest.json expects {}: it changed \
+                     after it was published; publish it again as a new version",
                     self.location(),
                     pointer.sha256
                 ),
@@ -290,7 +296,11 @@ impl Registry {
             Some(object) => Ok(object.bytes),
             None => Err(Error::new(
                 ErrorKind::NotFound,
-                format!("{key} does not exist in {}", self.location()),
+                format!(
+                    "{key} does not exist in {}; publish it again, or promote a version that \
+                     exists",
+                    self.location()
+                ),
             )),
         }
     }

@@ -83,7 +83,10 @@ impl BlobSettings {
         if blob.is_empty() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
-                format!("{location} names a container, not a blob"),
+                format!(
+                    "{location} names a container, not a blob; add the blob's name, such as \
+                     {location}/train.csv"
+                ),
             ));
         }
         let auth = choose_auth(&address, environment);
