@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::Error;
+use crate::attributes::Attributes;
 use crate::ensemble::{
     Aggregate, Comparison, LeafWeight, Node, NumberType, PostTransform, Split, Task, Tree,
 };
@@ -161,6 +162,36 @@ pub(crate) fn parallel(first: &str, n: usize, others: &[(&str, usize)]) -> Resul
             format!("it has {length} entries where `{first}` has {n}; the lists must be parallel"),
         )),
         None => Ok(()),
+    }
+}
+
+/// The most score columns an ensemble may have: enough for any real classifier or regressor,
+/// and a bound on what evaluating one row allocates.
+pub(crate) const MAX_OUTPUTS: usize = 1 << 16;
+
+/// A regressor's `n_targets`: given, and between 1 and [`MAX_OUTPUTS`].
+pub(crate) fn n_targets(attributes: &Attributes<'_>, op_type: &str) -> Result<usize, Error> {
+    let n_targets = attributes.require("n_targets", attributes.int("n_targets")?)?;
+    usize::try_from(n_targets)
+        .ok()
+        .filter(|n| (1..=MAX_OUTPUTS).contains(n))
+        .ok_or_else(|| {
+            Error::invalid(
+                format!("attribute `n_targets` of {op_type}"),
+                format!("{n_targets} is not between 1 and {MAX_OUTPUTS}"),
+            )
+        })
+}
+
+/// A split's `nodes_missing_value_tracks_true` entry: 0 or 1.
+pub(crate) fn missing_tracks_true(what: impl Fn() -> String, flag: i64) -> Result<bool, Error> {
+    match flag {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(Error::invalid(
+            what(),
+            format!("nodes_missing_value_tracks_true is {other}, expected 0 or 1"),
+        )),
     }
 }
 

@@ -433,3 +433,219 @@ fn multiplied_by_one<'a>(graph: &'a GraphProto, node: &'a NodeProto) -> Result<&
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{
+        Model, STUMP, assert_refused, classifier, float_tensor, int, node, regressor, tree_ensemble,
+    };
+
+    fn forest() -> NodeProto {
+        classifier(STUMP, &[(0, 1, 0, 0.25), (0, 2, 0, 0.75)], &[0, 1], vec![])
+    }
+
+    fn kinds(model: &Model) -> Vec<(String, OutputKind)> {
+        let ensemble = model.read().expect("reads");
+        ensemble
+            .outputs
+            .into_iter()
+            .map(|o| (o.name, o.kind))
+            .collect()
+    }
+
+    #[test]
+    fn skl2onnx_and_onnxmltools_plumbing_is_accepted() {
+        // skl2onnx: Cast(label to int64), ZipMap(probabilities).
+        let skl2onnx = Model::new(vec![
+            forest(),
+            node(
+                "Cast",
+                &["label"],
+                &["output_label"],
+                vec![int("to", data_type::INT64.into())],
+            ),
+            NodeProto {
+                domain: Some(ML_DOMAIN.into()),
+                ..node(
+                    "ZipMap",
+                    &["probabilities"],
+                    &["output_probability"],
+                    vec![],
+                )
+            },
+        ])
+        .outputs(&["output_label", "output_probability"]);
+        assert_eq!(
+            kinds(&skl2onnx),
+            [
+                ("output_label".into(), OutputKind::Label),
+                ("output_probability".into(), OutputKind::ScoreMap)
+            ]
+        );
+        // onnxmltools for LightGBM: Identity on both, Cast on the label, Mul by one on the scores.
+        let onnxmltools = Model::new(vec![
+            node("Identity", &["label"], &["l1"], vec![]),
+            forest(),
+            node("Identity", &["probabilities"], &["p1"], vec![]),
+            node(
+                "Cast",
+                &["l1"],
+                &["out_label"],
+                vec![int("to", data_type::INT64.into())],
+            ),
+            node("Mul", &["p1", "one"], &["out_probabilities"], vec![]),
+        ])
+        .initializer("one", float_tensor(&[1.0]))
+        .outputs(&["out_label", "out_probabilities"]);
+        assert_eq!(
+            kinds(&onnxmltools),
+            [
+                ("out_label".into(), OutputKind::Label),
+                ("out_probabilities".into(), OutputKind::Scores)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cast_in_front_sets_the_comparison_type() {
+        let mut tree = forest();
+        tree.input = vec!["x32".into()];
+        let model = Model::new(vec![
+            node(
+                "Cast",
+                &["X"],
+                &["x32"],
+                vec![int("to", data_type::FLOAT.into())],
+            ),
+            tree,
+        ])
+        .input(data_type::DOUBLE, &[None, Some(2)]);
+        let ensemble = model.read().expect("reads");
+        assert_eq!(
+            (ensemble.input.element_type, ensemble.precision),
+            (NumberType::F64, NumberType::F32)
+        );
+    }
+
+    #[test]
+    fn steps_before_beside_or_after_the_ensemble_are_refused_by_name() {
+        let mut tree = forest();
+        tree.input = vec!["scaled".into()];
+        let scaler = NodeProto {
+            domain: Some(ML_DOMAIN.into()),
+            ..node("Scaler", &["X"], &["scaled"], vec![])
+        };
+        assert_refused(
+            Model::new(vec![scaler, tree]).read(),
+            &["`Scaler` (ai.onnx.ml) before the tree ensemble", "scaler"],
+        );
+
+        let beside = Model::new(vec![node("Abs", &["X"], &["unused"], vec![]), forest()]);
+        assert_refused(beside.read(), &["`Abs` (ai.onnx) beside the tree ensemble"]);
+
+        let doubled = Model::new(vec![
+            forest(),
+            node("Mul", &["probabilities", "two"], &["p"], vec![]),
+        ])
+        .initializer("two", float_tensor(&[2.0]))
+        .outputs(&["label", "p"]);
+        assert_refused(doubled.read(), &["`Mul`", "constant 1"]);
+
+        let label_to_float = Model::new(vec![
+            forest(),
+            node(
+                "Cast",
+                &["label"],
+                &["l"],
+                vec![int("to", data_type::FLOAT.into())],
+            ),
+        ])
+        .outputs(&["l", "probabilities"]);
+        assert_refused(
+            label_to_float.read(),
+            &["`Cast` of the tree ensemble's label to float"],
+        );
+
+        let zipmap_regressor = Model::new(vec![
+            regressor(STUMP, &[(0, 1, 0, 1.0), (0, 2, 0, 2.0)], 1, vec![]),
+            NodeProto {
+                domain: Some(ML_DOMAIN.into()),
+                ..node("ZipMap", &["variable"], &["m"], vec![])
+            },
+        ]);
+        assert_refused(zipmap_regressor.read(), &["`ZipMap` after a regressor"]);
+
+        let constant_output = Model::new(vec![forest()]).outputs(&["label", "probabilities", "X"]);
+        assert_refused(
+            constant_output.read(),
+            &["graph output `X`", "does not come from the tree ensemble"],
+        );
+    }
+
+    #[test]
+    fn models_with_no_or_several_ensembles_or_inputs_are_refused() {
+        assert_refused(
+            Model::new(vec![node("Identity", &["X"], &["Y"], vec![])]).read(),
+            &["without a tree ensemble"],
+        );
+
+        let mut second = forest();
+        second.output = vec!["label2".into(), "probabilities2".into()];
+        assert_refused(
+            Model::new(vec![second, forest()]).read(),
+            &["2 tree-ensemble operators", "one ensemble per model"],
+        );
+
+        assert_refused(
+            Model::new(vec![forest()]).add_input("X2").read(),
+            &["2 inputs", "single input"],
+        );
+    }
+
+    #[test]
+    fn inputs_that_are_not_float_matrices_are_refused() {
+        assert_refused(
+            Model::new(vec![forest()])
+                .input(data_type::INT64, &[None, Some(2)])
+                .read(),
+            &["of type int64", "float input"],
+        );
+        assert_refused(
+            Model::new(vec![forest()])
+                .input(data_type::FLOAT, &[None, Some(2), Some(1)])
+                .read(),
+            &["rank 3"],
+        );
+        // A feature beyond the declared two.
+        let mut nodes = STUMP.to_vec();
+        nodes[0].2 = 2;
+        let wide = classifier(&nodes, &[(0, 1, 0, 0.25), (0, 2, 0, 0.75)], &[0, 1], vec![]);
+        assert_refused(
+            Model::new(vec![wide]).read(),
+            &["node 0 of tree 0", "feature 2", "has 2 features"],
+        );
+    }
+
+    #[test]
+    fn opsets_outside_what_the_operators_exist_in_are_refused() {
+        assert_refused(
+            Model::new(vec![forest()]).ml_opset(6).read(),
+            &["ai.onnx.ml opset 6", "target opset 5"],
+        );
+        assert_refused(
+            Model::new(vec![tree_ensemble(vec![])]).ml_opset(3).read(),
+            &["TreeEnsemble", "opset 5 on"],
+        );
+    }
+
+    #[test]
+    fn a_value_cycle_is_refused_without_looping() {
+        let model = Model::new(vec![
+            forest(),
+            node("Identity", &["loop"], &["loop"], vec![]),
+        ])
+        .outputs(&["loop"]);
+        assert_refused(model.read(), &["graph output `loop`", "cycle"]);
+    }
+}

@@ -48,6 +48,8 @@ mod graph;
 mod proto;
 mod read;
 mod reference;
+#[cfg(test)]
+mod testing;
 mod v3;
 mod v5;
 

@@ -140,3 +140,200 @@ fn logistic(s: f64) -> f64 {
     let v = 1.0 / (1.0 + (-s.abs()).exp());
     if s < 0.0 { 1.0 - v } else { v }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::data_type;
+    use crate::testing::{
+        Model, STUMP, classifier, double_tensor, floats, read, regressor, string, tensor,
+    };
+
+    fn values(ensemble: &Ensemble, row: &[f64]) -> Vec<f64> {
+        match ensemble.evaluate(row).expect("two features") {
+            ReferenceOutput::Values(values) => values,
+            other => panic!("a regressor answered {other:?}"),
+        }
+    }
+
+    fn class(ensemble: &Ensemble, row: &[f64]) -> (usize, Vec<f64>) {
+        match ensemble.evaluate(row).expect("two features") {
+            ReferenceOutput::Class { index, scores } => (index, scores),
+            other => panic!("a classifier answered {other:?}"),
+        }
+    }
+
+    /// `x0 <= threshold` scores 1, else 2.
+    fn stump_with_threshold(threshold: f32) -> Vec<crate::testing::NodeRow> {
+        let mut nodes = STUMP.to_vec();
+        nodes[0].4 = threshold;
+        nodes
+    }
+
+    #[test]
+    fn float_models_compare_the_feature_rounded_to_f32() {
+        let t = 0.1f32;
+        let ensemble = read(regressor(
+            &stump_with_threshold(t),
+            &[(0, 1, 0, 1.0), (0, 2, 0, 2.0)],
+            1,
+            vec![],
+        ))
+        .expect("reads");
+        let t64 = f64::from(t);
+        let ulp = f64::from(f32::from_bits(t.to_bits() + 1)) - t64;
+        for (x, expected) in [
+            (t64, 1.0),
+            (t64 + ulp / 4.0, 1.0), // above the threshold in f64, equal to it in f32
+            (t64 - ulp / 4.0, 1.0),
+            (t64 + 0.75 * ulp, 2.0), // rounds up to the next float
+            (0.1f64, 1.0),
+        ] {
+            assert_eq!(values(&ensemble, &[x, 0.0]), [expected], "x = {x:e}");
+        }
+    }
+
+    #[test]
+    fn double_models_compare_in_f64() {
+        let t = 0.1f64 + 1e-12;
+        let mut node = regressor(STUMP, &[(0, 1, 0, 1.0), (0, 2, 0, 2.0)], 1, vec![]);
+        node.attribute
+            .retain(|a| a.name.as_deref() != Some("nodes_values"));
+        node.attribute.push(tensor(
+            "nodes_values_as_tensor",
+            double_tensor(&[t, 0.0, 0.0]),
+        ));
+        let ensemble = Model::new(vec![node])
+            .input(data_type::DOUBLE, &[None, Some(2)])
+            .read()
+            .expect("reads");
+        assert_eq!(ensemble.precision, crate::NumberType::F64);
+        assert_eq!(values(&ensemble, &[t, 0.0]), [1.0]);
+        assert_eq!(values(&ensemble, &[t + 1e-15, 0.0]), [2.0]);
+        assert_eq!(values(&ensemble, &[0.1, 0.0]), [1.0]);
+    }
+
+    #[test]
+    fn a_binary_probability_column_is_rebuilt_into_two() {
+        // One column of P(second class), as skl2onnx writes a forest: 0.25 left, 0.5 right.
+        let ensemble = read(classifier(
+            STUMP,
+            &[(0, 1, 0, 0.25), (0, 2, 0, 0.5)],
+            &[4, 9],
+            vec![],
+        ))
+        .expect("reads");
+        assert!(matches!(
+            ensemble.task,
+            Task::Classifier {
+                scoring: ClassScoring::BinaryProbability,
+                ..
+            }
+        ));
+        assert_eq!(class(&ensemble, &[0.0, 0.0]), (0, vec![0.75, 0.25]));
+        // Exactly 0.5 is not above 0.5: the first class, as onnxruntime answers.
+        assert_eq!(class(&ensemble, &[1.0, 0.0]), (0, vec![0.5, 0.5]));
+    }
+
+    #[test]
+    fn a_binary_margin_gets_its_base_value_and_the_logistic_on_both_columns() {
+        let extra = vec![
+            floats("base_values", &[0.5]),
+            string("post_transform", "LOGISTIC"),
+        ];
+        let ensemble = read(classifier(
+            STUMP,
+            &[(0, 1, 0, -1.5), (0, 2, 0, 1.0)],
+            &[0, 1],
+            extra,
+        ))
+        .expect("reads");
+        assert!(matches!(
+            ensemble.task,
+            Task::Classifier {
+                scoring: ClassScoring::BinaryMargin,
+                ..
+            }
+        ));
+        let (index, scores) = class(&ensemble, &[0.0, 0.0]);
+        let s = -1.0f64; // -1.5 + 0.5
+        assert_eq!(index, 0);
+        assert!(
+            (scores[1] - 1.0 / (1.0 + (-s).exp())).abs() < 1e-12
+                && (scores[0] + scores[1] - 1.0).abs() < 1e-12
+        );
+        assert_eq!(class(&ensemble, &[1.0, 0.0]).0, 1);
+    }
+
+    #[test]
+    fn per_class_scores_get_base_values_then_softmax() {
+        let weights = [(0, 1, 0, 1.0), (0, 1, 1, 0.0), (0, 2, 2, 1.0)];
+        let extra = vec![
+            floats("base_values", &[0.0, 0.5, 0.0]),
+            string("post_transform", "SOFTMAX"),
+        ];
+        let ensemble = read(classifier(STUMP, &weights, &[1, 2, 3], extra)).expect("reads");
+        let (index, scores) = class(&ensemble, &[0.0, 0.0]);
+        // Raw scores [1, 0.5, 0]: class 0 wins before the transform.
+        let total = 1f64.exp() + 0.5f64.exp() + 1.0;
+        assert_eq!(index, 0);
+        for (got, raw) in scores.iter().zip([1.0f64, 0.5, 0.0]) {
+            assert!((got - raw.exp() / total).abs() < 1e-7, "{scores:?}");
+        }
+    }
+
+    #[test]
+    fn average_divides_by_the_tree_count_before_the_base_value() {
+        let mut nodes = STUMP.to_vec();
+        nodes.extend(STUMP.iter().map(|n| (1, n.1, n.2, n.3, n.4, n.5, n.6, n.7)));
+        let weights = [
+            (0, 1, 0, 1.0),
+            (0, 2, 0, 2.0),
+            (1, 1, 0, 3.0),
+            (1, 2, 0, 4.0),
+        ];
+        let extra = vec![
+            string("aggregate_function", "AVERAGE"),
+            floats("base_values", &[10.0]),
+        ];
+        let ensemble = read(regressor(&nodes, &weights, 1, extra)).expect("reads");
+        assert_eq!(values(&ensemble, &[0.0, 0.0]), [12.0]);
+        assert_eq!(values(&ensemble, &[1.0, 0.0]), [13.0]);
+    }
+
+    #[test]
+    fn missing_values_follow_each_splits_direction() {
+        let mut to_true = STUMP.to_vec();
+        to_true[0].7 = 1;
+        let weights = [(0, 1, 0, 1.0), (0, 2, 0, 2.0)];
+        let ensemble = read(regressor(&to_true, &weights, 1, vec![])).expect("reads");
+        assert_eq!(values(&ensemble, &[f64::NAN, 0.0]), [1.0]);
+        let ensemble = read(regressor(STUMP, &weights, 1, vec![])).expect("reads");
+        assert_eq!(values(&ensemble, &[f64::NAN, 0.0]), [2.0]);
+        // BRANCH_GT: 0.7 > 0.5 goes to node 1; NaN compares false and goes to node 2.
+        let mut greater = STUMP.to_vec();
+        greater[0].3 = "BRANCH_GT";
+        let ensemble = read(regressor(&greater, &weights, 1, vec![])).expect("reads");
+        assert_eq!(values(&ensemble, &[0.7, 0.0]), [1.0]);
+        assert_eq!(values(&ensemble, &[0.5, 0.0]), [2.0]);
+        assert_eq!(values(&ensemble, &[f64::NAN, 0.0]), [2.0]);
+    }
+
+    #[test]
+    fn rows_of_the_wrong_length_are_an_error() {
+        let ensemble = read(regressor(
+            STUMP,
+            &[(0, 1, 0, 1.0), (0, 2, 0, 2.0)],
+            1,
+            vec![],
+        ))
+        .expect("reads");
+        assert_eq!(
+            ensemble.evaluate(&[0.0]),
+            Err(FeatureCountMismatch {
+                expected: 2,
+                actual: 1
+            })
+        );
+    }
+}

@@ -53,10 +53,6 @@ const REGRESSOR: &[&str] = &[
     "aggregate_function",
 ];
 
-/// The most score columns an ensemble may have: enough for any real classifier or regressor,
-/// and a bound on what evaluating one row allocates.
-pub(crate) const MAX_OUTPUTS: usize = 1 << 16;
-
 /// Reads a `TreeEnsembleClassifier` or `TreeEnsembleRegressor` node.
 pub(crate) fn read(site: &Site<'_>) -> Result<Parts, Error> {
     let op_type = site.operator.name();
@@ -106,16 +102,7 @@ pub(crate) fn read(site: &Site<'_>) -> Result<Parts, Error> {
             Aggregate::Sum,
         )
     } else {
-        let n_targets = attributes.require("n_targets", attributes.int("n_targets")?)?;
-        let n_targets = usize::try_from(n_targets)
-            .ok()
-            .filter(|n| (1..=MAX_OUTPUTS).contains(n))
-            .ok_or_else(|| {
-                Error::invalid(
-                    format!("attribute `n_targets` of {op_type}"),
-                    format!("{n_targets} is not between 1 and {MAX_OUTPUTS}"),
-                )
-            })?;
+        let n_targets = build::n_targets(&attributes, op_type)?;
         weights.check_ids(op_type, n_targets)?;
         build::regressor_post_transform(op_type, post_transform, n_targets)?;
         let aggregate = build::aggregate(
@@ -506,16 +493,8 @@ fn raw_node(
             )
         })
     };
-    let missing_tracks_true = match nodes.missing_tracks_true.map_or(0, |m| m[global]) {
-        0 => false,
-        1 => true,
-        other => {
-            return Err(Error::invalid(
-                what(),
-                format!("nodes_missing_value_tracks_true is {other}, expected 0 or 1"),
-            ));
-        }
-    };
+    let missing_tracks_true =
+        build::missing_tracks_true(what, nodes.missing_tracks_true.map_or(0, |m| m[global]))?;
     Ok(RawNode::Split {
         onnx_node_id,
         feature: build::feature_index(what, nodes.feature_ids[global], declared_features)?,
@@ -525,4 +504,289 @@ fn raw_node(
         true_child: child(nodes.true_ids[global])?,
         false_child: child(nodes.false_ids[global])?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{
+        Model, NodeRow, STUMP, assert_refused, classifier, double_tensor, floats, int, ints, read,
+        regressor, string, tensor,
+    };
+    use crate::{Node, ReferenceOutput};
+
+    const WEIGHTS: &[(i64, i64, i64, f32)] = &[(0, 1, 0, 1.0), (0, 2, 0, 2.0)];
+
+    #[test]
+    fn node_ids_may_be_sparse_unordered_and_restart_per_tree() {
+        // Tree 4 lists its root first, then nodes 9, 2, 7, 30 in an order that is not a walk;
+        // tree 1 reuses the ids 0..2.
+        let nodes: &[NodeRow] = &[
+            (4, 5, 0, "BRANCH_LEQ", 0.5, 9, 7, 0),
+            (4, 9, 0, "LEAF", 0.0, 0, 0, 0),
+            (4, 2, 0, "LEAF", 0.0, 0, 0, 0),
+            (4, 7, 1, "BRANCH_LT", 0.0, 2, 30, 0),
+            (4, 30, 0, "LEAF", 0.0, 0, 0, 0),
+            (1, 0, 1, "BRANCH_LEQ", 1.0, 1, 2, 0),
+            (1, 1, 0, "LEAF", 0.0, 0, 0, 0),
+            (1, 2, 0, "LEAF", 0.0, 0, 0, 0),
+        ];
+        let weights = [
+            (4, 9, 0, 1.0),
+            (4, 2, 0, 10.0),
+            (4, 30, 0, 100.0),
+            (1, 1, 0, 0.5),
+            (1, 2, 0, 0.25),
+        ];
+        let ensemble = read(regressor(nodes, &weights, 1, vec![])).expect("reads");
+        assert_eq!(
+            ensemble
+                .trees
+                .iter()
+                .map(|t| t.onnx_tree_id)
+                .collect::<Vec<_>>(),
+            [4, 1]
+        );
+        let evaluate = |x: [f64; 2]| ensemble.evaluate(&x).expect("two features");
+        assert_eq!(evaluate([0.0, 0.0]), ReferenceOutput::Values(vec![1.5]));
+        assert_eq!(evaluate([1.0, -1.0]), ReferenceOutput::Values(vec![10.5]));
+        assert_eq!(evaluate([1.0, 2.0]), ReferenceOutput::Values(vec![100.25]));
+    }
+
+    #[test]
+    fn weights_on_splits_are_ignored_as_onnxruntime_does() {
+        let weights = [(0, 0, 0, 50.0), (0, 1, 0, 1.0), (0, 2, 0, 2.0)];
+        let ensemble = read(regressor(STUMP, &weights, 1, vec![])).expect("reads");
+        assert!(matches!(&ensemble.trees[0].nodes[0], Node::Split(_)));
+        assert_eq!(
+            ensemble.evaluate(&[0.0, 0.0]),
+            Ok(ReferenceOutput::Values(vec![1.0]))
+        );
+    }
+
+    #[test]
+    fn unsupported_node_modes_aggregates_and_transforms_are_refused_by_name() {
+        let mut equal = STUMP.to_vec();
+        equal[0].3 = "BRANCH_EQ";
+        assert_refused(
+            read(regressor(&equal, WEIGHTS, 1, vec![])),
+            &["node mode BRANCH_EQ", "node 0 of tree 0", "one-hot"],
+        );
+        let mut unknown = STUMP.to_vec();
+        unknown[0].3 = "BRANCH_SOMETIMES";
+        assert_refused(
+            read(regressor(&unknown, WEIGHTS, 1, vec![])),
+            &["`BRANCH_SOMETIMES`", "not an ONNX node mode"],
+        );
+        for aggregate in ["MIN", "MAX"] {
+            let extra = vec![string("aggregate_function", aggregate)];
+            assert_refused(
+                read(regressor(STUMP, WEIGHTS, 1, extra)),
+                &[&format!("aggregate_function {aggregate}"), "SUM"],
+            );
+        }
+        for transform in ["SOFTMAX_ZERO", "PROBIT"] {
+            let extra = vec![string("post_transform", transform)];
+            assert_refused(
+                read(classifier(STUMP, WEIGHTS, &[1, 2, 3], extra)),
+                &[
+                    &format!("post_transform {transform}"),
+                    "NONE, LOGISTIC and SOFTMAX",
+                ],
+            );
+        }
+        let extra = vec![string("post_transform", "LOGISTIC")];
+        assert_refused(
+            read(regressor(STUMP, WEIGHTS, 1, extra)),
+            &["one-target TreeEnsembleRegressor", "ignores it"],
+        );
+    }
+
+    #[test]
+    fn binary_layouts_onnxruntime_mislabels_are_refused() {
+        let both = [
+            (0, 1, 0, 0.75),
+            (0, 1, 1, 0.25),
+            (0, 2, 0, 0.25),
+            (0, 2, 1, 0.75),
+        ];
+        assert_refused(
+            read(classifier(STUMP, &both, &[0, 1], vec![])),
+            &["weights for class 0 and class 1", "sign of class 1's score"],
+        );
+        let second = [(0, 1, 1, 0.25), (0, 2, 1, 0.75)];
+        assert_refused(
+            read(classifier(STUMP, &second, &[0, 1], vec![])),
+            &["weights for class 1 only"],
+        );
+        let extra = vec![string("post_transform", "LOGISTIC")];
+        assert_refused(
+            read(classifier(
+                STUMP,
+                &[(0, 1, 0, 0.25), (0, 2, 0, 0.75)],
+                &[0, 1],
+                extra,
+            )),
+            &["LOGISTIC and no negative weight"],
+        );
+        let extra = vec![floats("base_values", &[0.1, 0.2])];
+        assert_refused(
+            read(classifier(
+                STUMP,
+                &[(0, 1, 0, -0.25), (0, 2, 0, 0.75)],
+                &[0, 1],
+                extra,
+            )),
+            &["two base values"],
+        );
+        assert_refused(
+            read(classifier(
+                STUMP,
+                &[(0, 1, 0, 1.0), (0, 2, 0, 1.0)],
+                &[7],
+                vec![],
+            )),
+            &["one class"],
+        );
+    }
+
+    #[test]
+    fn leaves_without_or_with_repeated_weights_are_refused() {
+        assert_refused(
+            read(regressor(STUMP, &[(0, 1, 0, 1.0)], 1, vec![])),
+            &["node 2 of tree 0", "no weight"],
+        );
+        let twice = [(0, 1, 0, 1.0), (0, 1, 0, 1.0), (0, 2, 0, 2.0)];
+        assert_refused(
+            read(regressor(STUMP, &twice, 1, vec![])),
+            &["node 1 of tree 0", "two weights for output 0"],
+        );
+        assert_refused(
+            read(regressor(
+                STUMP,
+                &[(0, 1, 0, 1.0), (0, 2, 0, f32::NAN)],
+                1,
+                vec![],
+            )),
+            &["node 2 of tree 0", "not a finite number"],
+        );
+        assert_refused(
+            read(regressor(
+                STUMP,
+                &[(0, 1, 0, 1.0), (0, 2, 1, 2.0)],
+                1,
+                vec![],
+            )),
+            &["target_ids", "names output 1"],
+        );
+        assert_refused(
+            read(regressor(
+                STUMP,
+                &[(0, 1, 0, 1.0), (0, 7, 0, 2.0)],
+                1,
+                vec![],
+            )),
+            &["node 7 of tree 0, which does not exist"],
+        );
+    }
+
+    #[test]
+    fn broken_tree_structures_are_refused() {
+        // Tree 0's nodes are split by tree 1's.
+        let split_up: &[NodeRow] = &[
+            STUMP[0],
+            STUMP[1],
+            (1, 0, 0, "LEAF", 0.0, 0, 0, 0),
+            STUMP[2],
+        ];
+        let weights = [(0, 1, 0, 1.0), (0, 2, 0, 2.0), (1, 0, 0, 3.0)];
+        assert_refused(
+            read(regressor(split_up, &weights, 1, vec![])),
+            &["tree 0", "not listed together"],
+        );
+        let mut unreachable = STUMP.to_vec();
+        unreachable.push((0, 3, 0, "LEAF", 0.0, 0, 0, 0));
+        let weights = [(0, 1, 0, 1.0), (0, 2, 0, 2.0), (0, 3, 0, 3.0)];
+        assert_refused(
+            read(regressor(&unreachable, &weights, 1, vec![])),
+            &["node 3 of tree 0", "cannot be reached"],
+        );
+        let mut dangling = STUMP.to_vec();
+        dangling[0].6 = 8;
+        assert_refused(
+            read(regressor(&dangling, WEIGHTS, 1, vec![])),
+            &["points at node 8"],
+        );
+        let mut duplicate = STUMP.to_vec();
+        duplicate[2].1 = 1;
+        assert_refused(
+            read(regressor(&duplicate, WEIGHTS, 1, vec![])),
+            &["node 1 of tree 0", "appears twice"],
+        );
+        let mut missing_flag = STUMP.to_vec();
+        missing_flag[0].7 = 2;
+        assert_refused(
+            read(regressor(&missing_flag, WEIGHTS, 1, vec![])),
+            &["nodes_missing_value_tracks_true is 2"],
+        );
+        let mut infinite = STUMP.to_vec();
+        infinite[0].4 = f32::INFINITY;
+        assert_refused(
+            read(regressor(&infinite, WEIGHTS, 1, vec![])),
+            &["threshold is not a finite number"],
+        );
+    }
+
+    #[test]
+    fn inconsistent_attributes_are_refused() {
+        let mut node = regressor(STUMP, WEIGHTS, 1, vec![]);
+        node.attribute
+            .retain(|a| a.name.as_deref() != Some("nodes_featureids"));
+        node.attribute.push(ints("nodes_featureids", &[0, 0]));
+        assert_refused(
+            read(node),
+            &[
+                "`nodes_featureids`",
+                "2 entries where `nodes_treeids` has 3",
+            ],
+        );
+        assert_refused(
+            read(regressor(
+                STUMP,
+                WEIGHTS,
+                1,
+                vec![floats("base_values", &[1.0, 2.0])],
+            )),
+            &["base_values", "2 values for 1 outputs"],
+        );
+        assert_refused(
+            read(regressor(STUMP, WEIGHTS, 0, vec![])),
+            &["n_targets", "0 is not between 1"],
+        );
+        assert_refused(
+            read(regressor(STUMP, WEIGHTS, 1, vec![int("nodes_colour", 3)])),
+            &["attribute `nodes_colour`", "not an attribute"],
+        );
+        let mut missing = regressor(STUMP, WEIGHTS, 1, vec![]);
+        missing
+            .attribute
+            .retain(|a| a.name.as_deref() != Some("nodes_modes"));
+        assert_refused(read(missing), &["`nodes_modes`", "missing"]);
+        let labels_twice = classifier(STUMP, WEIGHTS, &[3, 3, 4], vec![]);
+        assert_refused(read(labels_twice), &["labels", "appears twice"]);
+    }
+
+    #[test]
+    fn double_attributes_need_a_double_input() {
+        let mut node = regressor(STUMP, WEIGHTS, 1, vec![]);
+        node.attribute
+            .retain(|a| a.name.as_deref() != Some("nodes_values"));
+        node.attribute.push(tensor(
+            "nodes_values_as_tensor",
+            double_tensor(&[0.5, 0.0, 0.0]),
+        ));
+        assert_refused(
+            Model::new(vec![node]).read(),
+            &["double attributes", "float input", "double input"],
+        );
+    }
 }

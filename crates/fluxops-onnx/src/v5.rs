@@ -13,7 +13,6 @@ use crate::attributes::Attributes;
 use crate::build::{self, Mode, Parts, RawNode, SharedLeaves};
 use crate::ensemble::{LeafWeight, Task};
 use crate::graph::Site;
-use crate::v3::MAX_OUTPUTS;
 
 const OP_TYPE: &str = "TreeEnsemble";
 
@@ -86,16 +85,7 @@ pub(crate) fn read(site: &Site<'_>) -> Result<Parts, Error> {
         }
     }
 
-    let n_targets = attributes.require("n_targets", attributes.int("n_targets")?)?;
-    let n_targets = usize::try_from(n_targets)
-        .ok()
-        .filter(|n| (1..=MAX_OUTPUTS).contains(n))
-        .ok_or_else(|| {
-            Error::invalid(
-                format!("attribute `n_targets` of {OP_TYPE}"),
-                format!("{n_targets} is not between 1 and {MAX_OUTPUTS}"),
-            )
-        })?;
+    let n_targets = build::n_targets(&attributes, OP_TYPE)?;
     let transform_name = match attributes.int("post_transform")?.unwrap_or(0) {
         0 => "NONE",
         1 => "SOFTMAX",
@@ -177,16 +167,7 @@ pub(crate) fn read(site: &Site<'_>) -> Result<Parts, Error> {
                 ));
             }
         };
-        let missing_tracks_true = match missing.map_or(0, |m| m[i]) {
-            0 => false,
-            1 => true,
-            other => {
-                return Err(Error::invalid(
-                    what(),
-                    format!("nodes_missing_value_tracks_true is {other}, expected 0 or 1"),
-                ));
-            }
-        };
+        let missing_tracks_true = build::missing_tracks_true(what, missing.map_or(0, |m| m[i]))?;
         table.push(RawNode::Split {
             onnx_node_id: i as i64,
             feature: build::feature_index(what, features[i], declared_features)?,
@@ -270,4 +251,110 @@ pub(crate) fn read(site: &Site<'_>) -> Result<Parts, Error> {
         task: Task::Regressor,
         attribute_type: splits.declared,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::proto::AttributeProto;
+    use crate::testing::{
+        Model, assert_refused, float_tensor, int, ints, tensor, tree_ensemble, uint8_tensor,
+    };
+    use crate::{Node, ReferenceOutput, Task};
+
+    /// Tree 0: node 0 `x0 <= 0.5` -> leaf 0 or node 1; node 1 `x1 > 1` (GT) -> leaf 1 or leaf 0
+    /// (a leaf shared by two splits). Tree 1: one leaf, 2, named by node 2.
+    fn attributes() -> Vec<AttributeProto> {
+        vec![
+            ints("nodes_featureids", &[0, 1, 0]),
+            tensor("nodes_splits", float_tensor(&[0.5, 1.0, 0.0])),
+            tensor("nodes_modes", uint8_tensor(&[0, 3, 0])),
+            ints("nodes_truenodeids", &[0, 1, 2]),
+            ints("nodes_trueleafs", &[1, 1, 1]),
+            ints("nodes_falsenodeids", &[1, 0, 2]),
+            ints("nodes_falseleafs", &[0, 1, 1]),
+            ints("tree_roots", &[0, 2]),
+            ints("leaf_targetids", &[0, 0, 0]),
+            tensor("leaf_weights", float_tensor(&[1.0, 10.0, 100.0])),
+            int("n_targets", 1),
+        ]
+    }
+
+    fn with(name: &str, replacement: AttributeProto) -> Vec<AttributeProto> {
+        let mut attributes = attributes();
+        attributes.retain(|a| a.name.as_deref() != Some(name));
+        attributes.push(replacement);
+        attributes
+    }
+
+    fn read_v5(attributes: Vec<AttributeProto>) -> Result<crate::Ensemble, crate::Error> {
+        Model::new(vec![tree_ensemble(attributes)])
+            .ml_opset(5)
+            .read()
+    }
+
+    #[test]
+    fn tree_ensemble_reads_as_a_regressor_with_shared_leaves_copied() {
+        let ensemble = read_v5(attributes()).expect("reads");
+        assert_eq!(ensemble.task, Task::Regressor);
+        assert_eq!(ensemble.trees.len(), 2);
+        assert_eq!(ensemble.trees[0].nodes.len(), 5);
+        assert!(matches!(ensemble.trees[1].nodes[..], [Node::Leaf(_)]));
+        let evaluate = |x: [f64; 2]| ensemble.evaluate(&x).expect("two features");
+        assert_eq!(evaluate([0.0, 0.0]), ReferenceOutput::Values(vec![101.0]));
+        assert_eq!(evaluate([1.0, 2.0]), ReferenceOutput::Values(vec![110.0]));
+        assert_eq!(evaluate([1.0, 1.0]), ReferenceOutput::Values(vec![101.0]));
+    }
+
+    #[test]
+    fn set_membership_and_foreign_types_are_refused() {
+        assert_refused(
+            read_v5(with(
+                "nodes_modes",
+                tensor("nodes_modes", uint8_tensor(&[6, 3, 0])),
+            )),
+            &["set-membership split", "node 0"],
+        );
+        let doubles = crate::testing::double_tensor(&[0.5, 1.0, 0.0]);
+        assert_refused(
+            read_v5(with("nodes_splits", tensor("nodes_splits", doubles))),
+            &["`nodes_splits`", "differs from the input's"],
+        );
+        assert_refused(
+            read_v5(with("post_transform", int("post_transform", 4))),
+            &["post_transform PROBIT"],
+        );
+        assert_refused(
+            read_v5(with("aggregate_function", int("aggregate_function", 2))),
+            &["aggregate_function MIN"],
+        );
+    }
+
+    #[test]
+    fn shared_interior_nodes_and_bad_references_are_refused() {
+        // Both trees start at node 0.
+        assert_refused(
+            read_v5(with("tree_roots", ints("tree_roots", &[0, 0]))),
+            &["node 0 of tree 1", "reached twice"],
+        );
+        assert_refused(
+            read_v5(with("tree_roots", ints("tree_roots", &[0, 5]))),
+            &["tree 1 of TreeEnsemble", "nodes entry 5"],
+        );
+        assert_refused(
+            read_v5(with(
+                "nodes_falseleafs",
+                ints("nodes_falseleafs", &[0, 2, 1]),
+            )),
+            &["node 1", "leaf flag is 2"],
+        );
+        assert_refused(
+            read_v5(with("leaf_targetids", ints("leaf_targetids", &[0, 1, 0]))),
+            &["leaf 1", "target 1"],
+        );
+        // A one-leaf tree must name the leaf at its own index.
+        let mut other_leaf = with("nodes_truenodeids", ints("nodes_truenodeids", &[0, 1, 1]));
+        other_leaf.retain(|a| a.name.as_deref() != Some("nodes_falsenodeids"));
+        other_leaf.push(ints("nodes_falsenodeids", &[1, 0, 1]));
+        assert_refused(read_v5(other_leaf), &["with one leaf", "root's index"]);
+    }
 }
