@@ -216,6 +216,14 @@ impl<'a> WeightColumns<'a> {
             columns.tree_ids.len(),
             &lengths,
         )?;
+        // Checked for every entry, those on splits included, because onnxruntime's choice of
+        // binary rule looks at them all.
+        if columns.values.values.iter().any(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                format!("attribute `{prefix}_weights`"),
+                "a weight is not a finite number",
+            ));
+        }
         Ok(columns)
     }
 
@@ -270,6 +278,12 @@ fn class_labels(attributes: &Attributes<'_>) -> Result<ClassLabels, Error> {
         return Err(Error::unsupported(
             "a classifier with one class",
             "train the model on at least two classes",
+        ));
+    }
+    if labels.len() > build::MAX_OUTPUTS {
+        return Err(Error::unsupported(
+            format!("a classifier with {} classes", labels.len()),
+            format!("the importer serves up to {} classes", build::MAX_OUTPUTS),
         ));
     }
     let distinct = match &labels {
@@ -667,7 +681,7 @@ mod tests {
                 1,
                 vec![],
             )),
-            &["node 2 of tree 0", "not a finite number"],
+            &["`target_weights`", "not a finite number"],
         );
         assert_refused(
             read(regressor(
