@@ -747,6 +747,45 @@ def handmade_models() -> list:
             "onnx.helper",
         )
     )
+    # TreeEnsemble corners: node 0 (x0 <= 0.5) -> leaf 0 or node 1; node 1 (x1 > 1, NaN to
+    # true) -> leaf 1 or leaf 0 again (a shared leaf); tree 1 is the lone leaf 2, named by node 2
+    # whose branches both point at it. Two targets, averaged.
+    v5 = helper.make_node(
+        "TreeEnsemble",
+        ["X"],
+        ["variable"],
+        domain=ML,
+        nodes_featureids=[0, 1, 0],
+        nodes_splits=numpy_helper.from_array(np.array([0.5, 1.0, 0.0], dtype=np.float32)),
+        nodes_modes=numpy_helper.from_array(np.array([0, 3, 0], dtype=np.uint8)),
+        nodes_truenodeids=[0, 1, 2],
+        nodes_trueleafs=[1, 1, 1],
+        nodes_falsenodeids=[1, 0, 2],
+        nodes_falseleafs=[0, 1, 1],
+        nodes_missing_value_tracks_true=[0, 1, 0],
+        tree_roots=[0, 2],
+        leaf_targetids=[0, 1, 0],
+        leaf_weights=numpy_helper.from_array(np.array([1.5, -2.0, 0.25], dtype=np.float32)),
+        n_targets=2,
+        aggregate_function=0,
+        post_transform=0,
+    )
+    graph = helper.make_graph(
+        [v5],
+        "handmade_v5",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 3])],
+        [helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, 2])],
+    )
+    fixtures.append(
+        Fixture(
+            "handmade_v5",
+            "TreeEnsemble built by hand: a leaf shared by two splits, a one-leaf tree, BRANCH_GT "
+            "sending missing values to true, two targets, AVERAGE",
+            make_model(graph, ml_opset=5, onnx_opset=21),
+            rows,
+            "onnx.helper",
+        )
+    )
     return fixtures
 
 
