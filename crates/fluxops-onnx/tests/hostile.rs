@@ -6,7 +6,12 @@ use std::path::Path;
 use fluxops_onnx::{Ensemble, Error};
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).expect("fixture")
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .expect("fixture")
 }
 
 /// A small deterministic generator (64-bit LCG), so failures reproduce.
@@ -14,7 +19,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 
@@ -37,7 +45,12 @@ fn read_and_evaluate(bytes: &[u8]) {
 #[test]
 fn flipped_bytes_never_panic() {
     let mut random = Lcg(12);
-    for name in ["handmade_modes_missing.onnx", "lgbm_binary.onnx", "rf_regressor_v5.onnx", "rf_multiclass_double.onnx"] {
+    for name in [
+        "handmade_modes_missing.onnx",
+        "lgbm_binary.onnx",
+        "rf_regressor_v5.onnx",
+        "rf_multiclass_double.onnx",
+    ] {
         let original = fixture(name);
         for _ in 0..400 {
             let mut bytes = original.clone();
@@ -56,13 +69,22 @@ fn truncated_files_are_refused_without_panicking() {
     for length in (0..original.len()).step_by(97) {
         read_and_evaluate(&original[..length]);
     }
-    assert!(matches!(Ensemble::from_onnx(&[], 16), Err(Error::Invalid { .. })), "an empty file has no graph");
+    assert!(
+        matches!(Ensemble::from_onnx(&[], 16), Err(Error::Invalid { .. })),
+        "an empty file has no graph"
+    );
 }
 
 #[test]
 fn a_file_over_the_cap_is_refused_by_size() {
     let bytes = fixture("rf_binary.onnx");
     let error = Ensemble::from_onnx(&bytes, bytes.len() - 1).expect_err("over the cap");
-    assert_eq!(error, Error::TooLarge { size: bytes.len(), limit: bytes.len() - 1 });
+    assert_eq!(
+        error,
+        Error::TooLarge {
+            size: bytes.len(),
+            limit: bytes.len() - 1
+        }
+    );
     assert!(Ensemble::from_onnx(&bytes, bytes.len()).is_ok());
 }
