@@ -27,14 +27,14 @@ impl NumberType {
 
 /// A tree ensemble read from an ONNX file, faithful to what onnxruntime computes with it.
 ///
-/// Prediction, as [`Ensemble::evaluate`] does it step by step:
+/// Prediction, as [`Ensemble::evaluate`] does it step by step, every arithmetic result rounded
+/// to [`Ensemble::precision`] as onnxruntime's float or double arithmetic does:
 /// 1. each feature is rounded to [`Input::element_type`] (what a client sends onnxruntime), then
-///    to [`Ensemble::precision`];
+///    to `precision`;
 /// 2. each tree is walked from `nodes[0]` to a leaf, and the leaf's weights are added to their
-///    score columns, in tree order, rounding to `precision` after every addition; a column that
-///    no leaf added to is "unscored";
+///    score columns, in tree order; a column that no leaf added to is "unscored";
 /// 3. [`Aggregate::Average`] divides the sums by the number of trees; [`Ensemble::base_values`]
-///    are added;
+///    are added (which makes every column scored);
 /// 4. the [`Task`] turns the scores into a label and outputs, with [`Ensemble::post_transform`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
