@@ -121,9 +121,11 @@ trainer_azure_env() {
 }
 
 # --- Rust toolchain -----------------------------------------------------------------------
-# The rust:1.95 image has the minimal rustup profile (no rustfmt, clippy or musl target);
-# these add what a job needs, and do nothing where it is already installed (a developer's
-# machine, or a machine without network access to the Rust distribution server).
+# The rust:1.95 image has the minimal rustup profile (no rustfmt or clippy); this adds what a
+# job needs, and does nothing where it is already installed (a developer's machine, or a
+# machine without network access to the Rust distribution server). The shipped binaries are
+# built for the host's own x86_64-unknown-linux-gnu target (with zig as the linker), whose
+# standard library every toolchain has.
 
 # rust_component NAME: rustfmt, clippy, ...
 rust_component() {
@@ -132,15 +134,25 @@ rust_component() {
   rustup component add "$1" >/dev/null || die "rustup component add $1"
 }
 
-# rust_target TRIPLE: the standard library for TRIPLE, and for musl targets the C toolchain
-# (musl-gcc) that crates with C code (aws-lc-sys, under rustls) need to cross-compile.
-rust_target() {
-  rustc_host=$(rustc -vV | sed -n 's/^host: //p')
-  if [ "$1" != "$rustc_host" ] && ! rustup target list --installed 2>/dev/null | grep -qx "$1"; then
-    log "adding the Rust target $1"
-    rustup target add "$1" >/dev/null || die "rustup target add $1"
-  fi
-  case "$1" in
-    *-linux-musl) need musl-gcc musl-tools ;;
-  esac
+# --- Bounded retries ------------------------------------------------------------------------
+
+# retry_bounded WHAT COMMAND [ARG...]: runs COMMAND until it succeeds, waiting
+# DEPLOY_RETRY_INTERVAL seconds (default 30) between attempts, and fails once
+# DEPLOY_RETRY_SECONDS (default 600) have passed since the first. For steps that Azure refuses
+# for a while after a change (role assignments propagate in minutes), never for plain errors
+# in our own input, which fail the same way every time.
+retry_bounded() {
+  what=$1
+  shift
+  retry_seconds=${DEPLOY_RETRY_SECONDS:-600}
+  retry_interval=${DEPLOY_RETRY_INTERVAL:-30}
+  deadline=$(($(date +%s) + retry_seconds))
+  attempt=1
+  while ! "$@"; do
+    [ "$(date +%s)" -lt "$deadline" ] ||
+      die "$what: still failing after $attempt attempts in ${retry_seconds} s"
+    log "$what failed (attempt $attempt); retrying in ${retry_interval} s (new role assignments take minutes to apply)"
+    sleep "$retry_interval"
+    attempt=$((attempt + 1))
+  done
 }

@@ -1,6 +1,6 @@
 locals {
-  # Who publishes models: a given principal (for instance the training pipeline's
-  # identity), or else the identity running Terraform.
+  # Who publishes models: a given principal (for instance a separate training pipeline's
+  # identity), or else the identity running Terraform (the environment's pipeline identity).
   deployer_principal_id = var.deployer_principal_id != null ? var.deployer_principal_id : data.azurerm_client_config.current.object_id
 }
 
@@ -27,17 +27,7 @@ resource "azurerm_role_assignment" "app_host_storage_owner" {
   skip_service_principal_aad_check = true
 }
 
-# Resolve the Key Vault reference in APPLICATIONINSIGHTS_CONNECTION_STRING (read secret
-# values; no key, certificate or management rights).
-resource "azurerm_role_assignment" "app_key_vault_secrets_user" {
-  principal_id                     = module.function_app.principal_id
-  scope                            = module.key_vault.resource_id
-  principal_type                   = "ServicePrincipal"
-  role_definition_name             = "Key Vault Secrets User"
-  skip_service_principal_aad_check = true
-}
-
-# --- The deployer principal (model publishing) and the identity running Terraform -------
+# --- The deployer principal (model publishing) --------------------------------------------
 
 # Publish models: write `<name>/<version>/...` and replace `<name>/latest.json` with a
 # conditional (ETag) write. Contributor, not Owner: it cannot change ACLs or RBAC.
@@ -47,10 +37,19 @@ resource "azurerm_role_assignment" "deployer_models_contributor" {
   role_definition_name = "Storage Blob Data Contributor"
 }
 
-# Terraform itself writes the secret in main.secrets.tf; with RBAC authorization,
-# management-plane Owner or Contributor alone cannot touch secret values.
-resource "azurerm_role_assignment" "terraform_key_vault_secrets_officer" {
-  principal_id         = data.azurerm_client_config.current.object_id
-  scope                = module.key_vault.resource_id
-  role_definition_name = "Key Vault Secrets Officer"
+# --- Propagation ----------------------------------------------------------------------------
+
+# A new role assignment takes minutes to reach the storage data plane (Microsoft documents up
+# to 10 minutes), and nothing retries on Azure's side: the first zip deploy (the platform
+# writes the package with the app's identity), the host's first start and the first model
+# publish would see 403. Apply therefore ends only after this wait, and waits again only
+# when an assignment is new; ci/deploy.sh retries, within a bound, what is still refused.
+resource "time_sleep" "role_propagation" {
+  create_duration = var.role_propagation_wait
+
+  triggers = {
+    app_models_reader           = azurerm_role_assignment.app_models_reader.id
+    app_host_storage_owner      = azurerm_role_assignment.app_host_storage_owner.id
+    deployer_models_contributor = azurerm_role_assignment.deployer_models_contributor.id
+  }
 }

@@ -1,5 +1,6 @@
 # Everything the deploy pipeline needs, and nothing secret: names, host names and URLs.
-# The Application Insights connection string stays in Key Vault and is never output.
+# The Application Insights connection string is an app setting of the Function App and is
+# never output.
 
 output "app_insights_name" {
   description = "Name of the Application Insights resource the handler exports telemetry to."
@@ -26,16 +27,6 @@ output "hosting_plan_sku" {
   value       = var.hosting_plan_sku
 }
 
-output "key_vault_name" {
-  description = "Name of the Key Vault."
-  value       = module.key_vault.name
-}
-
-output "key_vault_uri" {
-  description = "Data-plane URI of the Key Vault."
-  value       = module.key_vault.uri
-}
-
 output "ml_workspace_name" {
   description = "Name of the optional Azure Machine Learning workspace, or null when `ml_registry_enabled` is false."
   value       = one(module.ml_registry[*].name)
@@ -52,6 +43,6 @@ output "model_storage_account_name" {
 }
 
 output "resource_group_name" {
-  description = "Name of the resource group that holds every resource of the environment."
-  value       = module.resource_group.name
+  description = "Name of the resource group that holds every resource of the environment (made by infra/bootstrap)."
+  value       = data.azurerm_resource_group.this.name
 }

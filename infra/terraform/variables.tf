@@ -1,6 +1,6 @@
 variable "environment" {
   type        = string
-  description = "Deployment environment: `dev`, `staging` or `prod`. Part of every resource name; `prod` also turns on Key Vault purge protection."
+  description = "Deployment environment: `dev`, `staging` or `prod`. Part of every resource name; `prod` also turns on purge protection of the optional Machine Learning vault."
   nullable    = false
 
   validation {
@@ -9,14 +9,14 @@ variable "environment" {
   }
 }
 
-variable "location" {
+variable "resource_group_name" {
   type        = string
-  description = "Azure region for every resource, as a short name such as `westeurope` (it must offer the chosen hosting plan; for FC1 see `az functionapp list-flexconsumption-locations`)."
+  description = "The environment's resource group, made by infra/bootstrap (with the pipeline identity scoped to it); every resource goes there, in its region."
   nullable    = false
 
   validation {
-    condition     = can(regex("^[a-z]+[0-9]?$", var.location))
-    error_message = "location must be a short region name in lower case, such as westeurope or eastus2 (not a display name like \"West Europe\")."
+    condition     = can(regex("^[-\\w.()]{0,89}[-\\w()]$", var.resource_group_name))
+    error_message = "resource_group_name must be 1-90 characters of letters, digits, '-', '_', '.', '(' or ')', and must not end with '.'."
   }
 }
 
@@ -56,6 +56,30 @@ variable "alert_latency_p95_ms" {
   }
 }
 
+variable "app_always_ready_instances" {
+  type        = number
+  description = "Flex Consumption only: instances kept warm for HTTP requests at all times (the `http` always-ready group), so a request never waits for a cold start; each is billed around the clock. 0 scales to zero. See docs/IaC_Design.md, \"Capacity\"."
+  default     = 0
+  nullable    = false
+
+  validation {
+    condition     = var.app_always_ready_instances >= 0 && floor(var.app_always_ready_instances) == var.app_always_ready_instances
+    error_message = "app_always_ready_instances must be a whole number of at least 0."
+  }
+}
+
+variable "app_http_concurrency" {
+  type        = number
+  description = "Flex Consumption only: HTTP requests one instance takes at once before the platform adds an instance (per-instance concurrency, 1-1000). See docs/IaC_Design.md, \"Capacity\", for how the value is derived."
+  default     = 16
+  nullable    = false
+
+  validation {
+    condition     = var.app_http_concurrency >= 1 && var.app_http_concurrency <= 1000 && floor(var.app_http_concurrency) == var.app_http_concurrency
+    error_message = "app_http_concurrency must be a whole number between 1 and 1000."
+  }
+}
+
 variable "app_instance_memory_mb" {
   type        = number
   description = "Flex Consumption only: memory per instance, 2048 or 4096 MB (billed per GB-second of this size)."
@@ -70,7 +94,7 @@ variable "app_instance_memory_mb" {
 
 variable "app_maximum_instance_count" {
   type        = number
-  description = "Scale-out ceiling, and so a cost ceiling: instances on Flex Consumption (the provider accepts 1-1000; older Flex documentation put the lowest allowed value at 40, so the environments stay at 40 or more), maximum elastic workers on Elastic Premium; ignored on Dedicated plans."
+  description = "Scale-out ceiling, and so a cost ceiling: instances on Flex Consumption (1-1000; older Flex documentation put the lowest allowed value at 40, so the environments stay at 40 or more); ignored on Dedicated plans."
   default     = 40
   nullable    = false
 
@@ -117,25 +141,25 @@ variable "deployer_principal_id" {
 
 variable "hosting_plan_sku" {
   type        = string
-  description = "Hosting plan: `FC1` (Flex Consumption, default), `EP1`-`EP3` (Elastic Premium) or a Linux Dedicated SKU (`B1`-`B3`, `S1`-`S3`, `P0v3`-`P3v3`). See docs/IaC_Design.md for costs."
+  description = "Hosting plan: `FC1` (Flex Consumption, default) or a Linux Dedicated SKU (`B1`-`B3`, `S1`-`S3`, `P0v3`-`P3v3`). See docs/IaC_Design.md for costs."
   default     = "FC1"
   nullable    = false
 
   validation {
-    condition     = contains(["FC1", "EP1", "EP2", "EP3", "B1", "B2", "B3", "S1", "S2", "S3", "P0v3", "P1v3", "P2v3", "P3v3"], var.hosting_plan_sku)
-    error_message = "hosting_plan_sku must be FC1, EP1-EP3, B1-B3, S1-S3 or P0v3-P3v3. Linux Consumption (Y1) is not offered: it retires on 30 September 2028."
+    condition     = contains(["FC1", "B1", "B2", "B3", "S1", "S2", "S3", "P0v3", "P1v3", "P2v3", "P3v3"], var.hosting_plan_sku)
+    error_message = "hosting_plan_sku must be FC1, B1-B3, S1-S3 or P0v3-P3v3. Linux Consumption (Y1) retires on 30 September 2028; Elastic Premium (EP*) is not offered because it needs an Azure Files content share, which only takes an account key (docs/IaC_Design.md)."
   }
 }
 
 variable "key_vault_purge_protection_enabled" {
   type        = bool
-  description = "Key Vault purge protection; null (default) means on in `prod` and off elsewhere, so dev and staging vaults can be purged and recreated. Irreversible once on."
+  description = "Purge protection of the optional Machine Learning workspace's vault; null (default) means on in `prod` and off elsewhere, so dev and staging vaults can be purged and recreated. Irreversible once on."
   default     = null
 }
 
 variable "key_vault_soft_delete_retention_days" {
   type        = number
-  description = "Days a deleted vault or secret stays recoverable (7-90); fixed when the vault is created."
+  description = "Days the optional Machine Learning workspace's deleted vault or secret stays recoverable (7-90); fixed when the vault is created."
   default     = 90
   nullable    = false
 
@@ -183,7 +207,7 @@ variable "max_body_bytes" {
 
 variable "ml_registry_enabled" {
   type        = bool
-  description = "Also create the optional Azure Machine Learning workspace (the original project's optional model registry). The handler does not use it."
+  description = "Also create the optional Azure Machine Learning workspace (the original project's optional model registry), with a vault and a storage account of its own. The handler does not use it."
   default     = false
   nullable    = false
 }
@@ -239,6 +263,18 @@ variable "project" {
   validation {
     condition     = can(regex("^[a-z][a-z0-9]{1,9}$", var.project))
     error_message = "project must be 2-10 lower-case letters and digits, starting with a letter."
+  }
+}
+
+variable "role_propagation_wait" {
+  type        = string
+  description = "How long apply waits after creating a role assignment before it ends, so the deploy that follows is not refused while Azure RBAC propagates (a duration such as `180s` or `5m`; Microsoft documents up to 10 minutes, and ci/deploy.sh retries the rest)."
+  default     = "180s"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[0-9]+[sm]$", var.role_propagation_wait))
+    error_message = "role_propagation_wait must be a number of seconds or minutes, such as 180s or 5m."
   }
 }
 

@@ -3,10 +3,12 @@
 Run from the repository root with the tools venv (ci/tools.sh installs it):
     .tools/venv/bin/python infra/tests/test_terraform_structure.py
 
-Two groups of tests:
-  * RealTree  checks infra/terraform with every rule of tfstructure.py and module_readme.py,
-              plus project-specific promises (backend, provider pins, naming limits, no
-              credential in app settings);
+Three groups of tests:
+  * RealTree  checks infra/terraform and infra/bootstrap with every rule of tfstructure.py
+              and module_readme.py, plus project-specific promises (backend, provider pins,
+              naming limits, no credential in app settings);
+  * FirstRun  (test_first_run.py) the fixes that make the first apply come up healthy and
+              the teardown leave nothing, one test per fix, each naming what it guards;
   * Fixtures  runs the same rules on the small configurations in infra/tests/fixtures/:
               `good/` must be clean, and every other folder must trip exactly the rule it
               is named after, which shows each rule can fail.
@@ -29,10 +31,12 @@ sys.path.insert(0, HERE)
 import hcl2  # noqa: E402
 
 import module_readme  # noqa: E402
+import test_first_run  # noqa: E402
 import tfstructure  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 ROOT = os.path.join(REPO, "infra", "terraform")
+BOOTSTRAP = os.path.join(REPO, "infra", "bootstrap")
 FIXTURES = os.path.join(HERE, "fixtures")
 
 
@@ -57,7 +61,9 @@ class RealTree(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.found = all_violations(ROOT)
+        cls.found = all_violations(ROOT) + [
+            tfstructure.Violation(v.rule, f"infra/bootstrap/{v.where}", v.message) for v in all_violations(BOOTSTRAP)
+        ]
 
     def assert_clean(self, *rules: str) -> None:
         hits = [v for v in self.found if v.rule in rules]
@@ -94,7 +100,7 @@ class RealTree(unittest.TestCase):
         self.assertEqual(self.found, [], "\n" + "\n".join(str(v) for v in self.found))
 
     def test_expected_modules_exist(self):
-        for name in ("resource_group", "storage", "key_vault", "app_insights", "function_app", "ml_registry"):
+        for name in ("storage", "key_vault", "app_insights", "function_app", "ml_registry"):
             with self.subTest(module=name):
                 self.assertTrue(os.path.isdir(os.path.join(ROOT, "modules", name)), name)
 
@@ -105,14 +111,16 @@ class RealTree(unittest.TestCase):
                 self.assertEqual(_first(values.get("environment")), env)
 
     def test_versions_pin_terraform_azurerm_and_http_backend(self):
-        terraform = _load(os.path.join(ROOT, "versions.tf"))["terraform"][0]
-        self.assertEqual(_first(terraform["required_version"]), ">= 1.5.0")
-        azurerm = _first(_first(terraform["required_providers"])["azurerm"])
-        constraint = azurerm["version"]
-        self.assertIn(">= 4.42", constraint, "rbac_authorization_enabled needs azurerm 4.42 or newer")
-        self.assertIn("< 5.0", constraint, "stay on the azurerm 4.x line")
-        self.assertIn("http", _first(terraform["backend"]), "GitLab-managed state uses backend \"http\"")
-        self.assertEqual(_first(terraform["backend"])["http"], {}, "backend settings come from -backend-config only")
+        for root in (ROOT, BOOTSTRAP):
+            terraform = _load(os.path.join(root, "versions.tf"))["terraform"][0]
+            with self.subTest(root=os.path.relpath(root, REPO)):
+                self.assertEqual(_first(terraform["required_version"]), ">= 1.5.0")
+                azurerm = _first(_first(terraform["required_providers"])["azurerm"])
+                constraint = azurerm["version"]
+                self.assertIn(">= 4.42", constraint, "rbac_authorization_enabled needs azurerm 4.42 or newer")
+                self.assertIn("< 5.0", constraint, "stay on the azurerm 4.x line")
+                self.assertIn("http", _first(terraform["backend"]), "GitLab-managed state uses backend \"http\"")
+                self.assertEqual(_first(terraform["backend"])["http"], {}, "backend settings come from the environment only")
 
     def test_key_vault_uses_rbac_and_soft_delete(self):
         vault = _load(os.path.join(ROOT, "modules", "key_vault", "main.tf"))["resource"][0]["azurerm_key_vault"]["this"]
@@ -133,8 +141,9 @@ class RealTree(unittest.TestCase):
         self.assertIn("container_delete_retention_policy", blob)
 
     def test_app_settings_hold_no_credentials(self):
-        """No account key, SAS, connection string or instrumentation key reaches an app setting:
-        storage is identity-based and the telemetry connection string is a Key Vault reference."""
+        """No account key, SAS or storage connection string reaches an app setting (storage is
+        identity-based); the one telemetry connection string comes from its module output, not
+        from text in the configuration."""
         credential = re.compile(
             r"AccountKey=|SharedAccessSignature=|InstrumentationKey=|sig=|"
             r"\.(?:primary_|secondary_)?(?:access_key|connection_string)\b|"
@@ -160,10 +169,7 @@ class RealTree(unittest.TestCase):
             with self.subTest(where=where):
                 self.assertIsNone(credential.search(text), f"{where} looks like it carries a credential: {text}")
         call = next(c for c in root_main.modules if c.name == "function_app")
-        reference = _first(call.body["application_insights_connection_string"])
-        self.assertIn("key_vault_reference", reference, "the telemetry connection string must reach the app as a Key Vault reference")
-        secrets = _first(_load(os.path.join(ROOT, "main.secrets.tf"))["locals"][0]["app_insights_key_vault_reference"])
-        self.assertTrue(secrets.startswith("@Microsoft.KeyVault(SecretUri="), secrets)
+        self.assertEqual(_first(call.body["application_insights_connection_string"]), "${module.app_insights.connection_string}")
 
     def test_handler_contract_settings_are_set(self):
         main = _load(os.path.join(ROOT, "main.tf"))
@@ -187,7 +193,8 @@ class RealTree(unittest.TestCase):
         limits = {
             "model_storage": (r"^[a-z0-9]{3,24}$", "storage account: 3-24 lower-case letters and digits"),
             "host_storage": (r"^[a-z0-9]{3,24}$", "storage account: 3-24 lower-case letters and digits"),
-            "key_vault": (r"^[a-zA-Z](?:[a-zA-Z0-9]|-[a-zA-Z0-9]){2,23}$", "key vault: 3-24, letters, digits, single hyphens"),
+            "ml_key_vault": (r"^[a-zA-Z](?:[a-zA-Z0-9]|-[a-zA-Z0-9]){2,23}$", "key vault: 3-24, letters, digits, single hyphens"),
+            "ml_storage": (r"^[a-z0-9]{3,24}$", "storage account: 3-24 lower-case letters and digits"),
             "function_app": (r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,30}[a-zA-Z0-9]$", "function app: 2-32 (host ID length)"),
         }
         for key, (pattern, rule) in limits.items():
@@ -229,6 +236,7 @@ def main() -> int:
     suite = unittest.TestSuite()
     loader = unittest.TestLoader()
     suite.addTests(loader.loadTestsFromTestCase(RealTree))
+    suite.addTests(loader.loadTestsFromModule(test_first_run))
     suite.addTests(loader.loadTestsFromTestCase(Fixtures))
     verbose = 2 if "-v" in sys.argv[1:] else 1
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=verbose).run(suite)

@@ -1,9 +1,11 @@
-# Development: cheapest settings, short retention, purgeable vault.
-environment = "dev"
-location    = "westeurope"
+# Development: cheapest settings, short retention, scale to zero.
+environment         = "dev"
+resource_group_name = "rg-fluxops-dev"
 
 hosting_plan_sku           = "FC1"
 app_instance_memory_mb     = 2048
+app_http_concurrency       = 16
+app_always_ready_instances = 0
 app_maximum_instance_count = 40
 
 log_retention_days                   = 30

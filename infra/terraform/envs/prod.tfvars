@@ -1,12 +1,14 @@
-# Production: zone-redundant model storage, longer retention, purge protection (implied by
-# environment = "prod"). Alert e-mails are set by the pipeline with
-# -var='alert_email_addresses=["oncall@example.com"]' so no address lives in the repository.
-environment = "prod"
-location    = "westeurope"
+# Production: one always-ready instance (no cold start for the first caller), zone-redundant
+# model storage, longer retention. Alert e-mails are set by the pipeline with
+# TF_VAR_alert_email_addresses so no address lives in the repository. Capacity figures:
+# docs/IaC_Design.md, "Capacity".
+environment         = "prod"
+resource_group_name = "rg-fluxops-prd"
 
-# FC1 scales to zero and bills per use; switch to "EP1" for always-warm instances.
 hosting_plan_sku           = "FC1"
 app_instance_memory_mb     = 2048
+app_http_concurrency       = 16
+app_always_ready_instances = 1
 app_maximum_instance_count = 100
 
 storage_replication_type             = "ZRS"

@@ -15,11 +15,26 @@ resource "azurerm_monitor_action_group" "this" {
   }
 }
 
+locals {
+  # The rows both alerts count: the handler's own requests (the only ones with an
+  # `http.route` dimension; the Functions host writes a second row for every request into
+  # the same table, under the same role), of the app's role, without the readiness and
+  # health probes, whose volume and latency say nothing about callers. The same filter is in
+  # docs/Monitoring.md; infra/tests checks both queries use it.
+  alert_requests = join("\n", compact([
+    "requests",
+    var.role_name == null ? null : "| where cloud_RoleName == \"${var.role_name}\"",
+    "| extend route = tostring(customDimensions[\"http.route\"])",
+    "| where isnotempty(route) and route !in (\"/\", \"/api/health\") and not(route startswith \"/v2/health/\")",
+  ]))
+}
+
 # Azure Monitor metric alerts aggregate a metric with avg/min/max/total/count only: they can
 # neither divide 5xx by all requests nor take a 95th percentile. Both alerts are therefore
 # log search alerts over the Application Insights `requests` table, evaluated every 5 minutes
 # over the last 5 minutes, and quiet below `minimum_request_count` requests so one failed
-# call at 3 a.m. does not page anyone.
+# call at 3 a.m. does not page anyone. Counts use itemCount, which stays right if sampling
+# is ever turned on.
 resource "azurerm_monitor_scheduled_query_rules_alert_v2" "failure_rate" {
   evaluation_frequency    = "PT5M"
   location                = var.location
@@ -42,8 +57,8 @@ resource "azurerm_monitor_scheduled_query_rules_alert_v2" "failure_rate" {
     metric_measure_column   = "failure_rate_percent"
     operator                = "GreaterThan"
     query                   = <<-KQL
-      requests
-      | summarize total = count(), failed = countif(toint(resultCode) >= 500)
+      ${local.alert_requests}
+      | summarize total = sum(itemCount), failed = sumif(itemCount, toint(resultCode) >= 500)
       | where total >= ${var.minimum_request_count}
       | extend failure_rate_percent = 100.0 * failed / total
     KQL
@@ -79,8 +94,8 @@ resource "azurerm_monitor_scheduled_query_rules_alert_v2" "latency_p95" {
     metric_measure_column   = "p95_ms"
     operator                = "GreaterThan"
     query                   = <<-KQL
-      requests
-      | summarize total = count(), p95_ms = percentile(duration, 95)
+      ${local.alert_requests}
+      | summarize total = sum(itemCount), p95_ms = percentile(duration, 95)
       | where total >= ${var.minimum_request_count}
       | project p95_ms
     KQL

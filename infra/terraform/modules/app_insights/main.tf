@@ -17,4 +17,7 @@ resource "azurerm_application_insights" "this" {
   resource_group_name = var.resource_group_name
   tags                = var.tags
   workspace_id        = azurerm_log_analytics_workspace.this.id
+
+  # Destroyed before the clean-up below runs (main.cleanup.tf).
+  depends_on = [azapi_resource_action.delete_generated_action_group]
 }

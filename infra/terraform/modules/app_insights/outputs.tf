@@ -4,7 +4,7 @@ output "action_group_id" {
 }
 
 output "connection_string" {
-  description = "Application Insights connection string (carries the ingestion key): stored in Key Vault by the root, never output there."
+  description = "Application Insights connection string (carries the ingestion key, which lets a caller send telemetry): the root sets it as an app setting of the Function App and never outputs it."
   value       = azurerm_application_insights.this.connection_string
   sensitive   = true
 }

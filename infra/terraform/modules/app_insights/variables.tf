@@ -138,6 +138,12 @@ variable "retention_in_days" {
   }
 }
 
+variable "role_name" {
+  type        = string
+  description = "Cloud role name of the monitored app (the Function App's name, which the handler reports as `cloud_RoleName`); the alerts count only its rows. Null counts every role."
+  default     = null
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags applied to every monitoring resource."

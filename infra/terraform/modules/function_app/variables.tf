@@ -33,10 +33,15 @@ variable "name" {
   }
 }
 
-variable "resource_group_name" {
+variable "resource_group_id" {
   type        = string
-  description = "Name of the resource group that holds the plan and the app."
+  description = "Resource ID of the resource group that holds the plan and the app (`/subscriptions/<id>/resourceGroups/<name>`)."
   nullable    = false
+
+  validation {
+    condition     = can(regex("^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\\w.()]+$", var.resource_group_id))
+    error_message = "resource_group_id must be a resource group ID, such as /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-fluxops-dev."
+  }
 }
 
 variable "service_plan_name" {
@@ -47,6 +52,18 @@ variable "service_plan_name" {
   validation {
     condition     = can(regex("^[a-zA-Z0-9-]{1,60}$", var.service_plan_name))
     error_message = "service_plan_name must be 1-60 characters of letters, digits and hyphens."
+  }
+}
+
+variable "always_ready_instances" {
+  type        = number
+  description = "Flex Consumption only: instances of the `http` always-ready group, warm at all times and billed around the clock; 0 lets the app scale to zero."
+  default     = 0
+  nullable    = false
+
+  validation {
+    condition     = var.always_ready_instances >= 0 && floor(var.always_ready_instances) == var.always_ready_instances
+    error_message = "always_ready_instances must be a whole number of at least 0."
   }
 }
 
@@ -76,7 +93,7 @@ variable "app_settings" {
 
 variable "application_insights_connection_string" {
   type        = string
-  description = "Value of APPLICATIONINSIGHTS_CONNECTION_STRING: preferably a Key Vault reference, `@Microsoft.KeyVault(SecretUri=...)`, resolved with the app's identity. Null leaves telemetry export off."
+  description = "Value of APPLICATIONINSIGHTS_CONNECTION_STRING, as a plain app setting (never a Key Vault reference: one can still be unresolved when the handler first starts). Null leaves telemetry export off."
   default     = null
   sensitive   = true
 }
@@ -106,13 +123,25 @@ variable "deployment_container_url" {
 
 variable "health_check_path" {
   type        = string
-  description = "Path the platform probes on App Service plans to take unhealthy instances out of rotation (Flex Consumption has no platform health check)."
+  description = "Path the platform probes on Dedicated plans to take unhealthy instances out of rotation (Flex Consumption has no platform health check)."
   default     = "/api/health"
   nullable    = false
 
   validation {
     condition     = startswith(var.health_check_path, "/")
     error_message = "health_check_path must start with '/'."
+  }
+}
+
+variable "http_concurrency" {
+  type        = number
+  description = "Flex Consumption only: HTTP requests one instance takes at once before the platform scales out (per-instance concurrency, 1-1000)."
+  default     = 16
+  nullable    = false
+
+  validation {
+    condition     = var.http_concurrency >= 1 && var.http_concurrency <= 1000 && floor(var.http_concurrency) == var.http_concurrency
+    error_message = "http_concurrency must be a whole number between 1 and 1000."
   }
 }
 
@@ -130,7 +159,7 @@ variable "instance_memory_in_mb" {
 
 variable "maximum_instance_count" {
   type        = number
-  description = "Scale-out ceiling: instances per app on Flex Consumption (1-1000), or the plan's maximum elastic worker count on Elastic Premium (ignored on Dedicated plans)."
+  description = "Flex Consumption only: scale-out ceiling, instances per app (1-1000); Dedicated plans do not scale out by themselves."
   default     = 40
   nullable    = false
 
@@ -149,13 +178,13 @@ variable "public_network_access_enabled" {
 
 variable "sku_name" {
   type        = string
-  description = "Hosting plan SKU: `FC1` (Flex Consumption, default), `EP1`-`EP3` (Elastic Premium) or a Linux Dedicated SKU (`B1`-`B3`, `S1`-`S3`, `P0v3`-`P3v3`)."
+  description = "Hosting plan SKU: `FC1` (Flex Consumption, default) or a Linux Dedicated SKU (`B1`-`B3`, `S1`-`S3`, `P0v3`-`P3v3`)."
   default     = "FC1"
   nullable    = false
 
   validation {
-    condition     = contains(["FC1", "EP1", "EP2", "EP3", "B1", "B2", "B3", "S1", "S2", "S3", "P0v3", "P1v3", "P2v3", "P3v3"], var.sku_name)
-    error_message = "sku_name must be FC1, EP1-EP3, B1-B3, S1-S3 or P0v3-P3v3. Consumption (Y1) is not offered: Linux Consumption retires on 30 September 2028."
+    condition     = contains(["FC1", "B1", "B2", "B3", "S1", "S2", "S3", "P0v3", "P1v3", "P2v3", "P3v3"], var.sku_name)
+    error_message = "sku_name must be FC1, B1-B3, S1-S3 or P0v3-P3v3. Consumption (Y1) retires on 30 September 2028; Elastic Premium (EP*) needs an Azure Files content share, which only takes an account key."
   }
 }
 

@@ -1,6 +1,6 @@
 resource "azurerm_key_vault" "this" {
-  #checkov:skip=CKV_AZURE_109:The app resolves its Key Vault reference from shared outbound addresses (no VNet integration) and App Service is not a trusted service for the vault firewall; default Deny would break it. RBAC-only authorization guards the vault; var.network_acls_default_action switches to Deny.
-  #checkov:skip=CKV_AZURE_189:Same reason: the app (without VNet integration) and the CI runners that write secrets reach the vault over its public endpoint; only RBAC-authorized Entra ID principals get through.
+  #checkov:skip=CKV_AZURE_109:The Machine Learning workspace and the CI runners reach the vault from shared public addresses (no VNet in this design); default Deny would lock them out. RBAC-only authorization guards the vault; var.network_acls_default_action switches to Deny.
+  #checkov:skip=CKV_AZURE_189:Same reason: without VNet integration its users reach the vault over its public endpoint; only RBAC-authorized Entra ID principals get through.
   #checkov:skip=CKV2_AZURE_32:Private endpoints need a VNet and private DNS zones this single-API project does not have; see docs/IaC_Design.md for the upgrade path.
   location            = var.location
   name                = var.name

@@ -51,6 +51,17 @@ variable "allowed_subnet_ids" {
   nullable    = false
 }
 
+variable "audit_logs" {
+  type = object({
+    log_analytics_workspace_id = string
+  })
+  description = <<-EOT
+    Audit log of the vault: every data-plane operation (category `AuditEvent`: who read or changed which secret, key or certificate, and whether it was allowed) goes to a Log Analytics workspace. Null (the default) sends nothing.
+    - `log_analytics_workspace_id`: resource ID of the workspace.
+  EOT
+  default     = null
+}
+
 variable "network_acls_default_action" {
   type        = string
   description = "What the vault firewall does with traffic not matched by the allow lists: `Allow` (default; RBAC alone guards the vault) or `Deny`."

@@ -26,6 +26,17 @@ variable "resource_group_name" {
   nullable    = false
 }
 
+variable "audit_logs" {
+  type = object({
+    log_analytics_workspace_id = string
+  })
+  description = <<-EOT
+    Audit log of the blob service: every write and every delete (categories `StorageWrite` and `StorageDelete`: who, from where, which blob, with which result) goes to a Log Analytics workspace. Null (the default) sends nothing.
+    - `log_analytics_workspace_id`: resource ID of the workspace.
+  EOT
+  default     = null
+}
+
 variable "blob_soft_delete_retention_days" {
   type        = number
   description = "Days a deleted or overwritten blob can still be restored (1-365)."
