@@ -1,20 +1,12 @@
 #!/bin/sh
-# The build stage's trainer: `fluxops-train` in release mode for $BUILD_TARGET (the pipeline
-# sets x86_64-unknown-linux-musl, a static binary that runs in any job image; unset, the
-# host's target), copied to dist/fluxops-train for the deploy job.
+# The build stage's trainer: `cargo xtask package-trainer`, a --locked release build of
+# `fluxops-train` for the same target and glibc floor as the shipped handler, copied to
+# dist/fluxops-train for the deploy job (which runs it in the Azure CLI image).
 set -eu
 cd "$(dirname "$0")/.."
 . ci/lib.sh
 
-target=${BUILD_TARGET:-}
-[ -z "$target" ] || rust_target "$target"
-log "cargo build --release --locked -p fluxops-trainer${target:+ --target $target}"
-cargo build --release --locked -p fluxops-trainer ${target:+--target "$target"} ||
-  die "building fluxops-trainer"
-
-built="${CARGO_TARGET_DIR:-target}/${target:+$target/}release/fluxops-train"
-mkdir -p dist
-cp "$built" dist/fluxops-train
-chmod 0755 dist/fluxops-train
+log "cargo xtask package-trainer"
+cargo xtask package-trainer || die "building fluxops-train"
 dist/fluxops-train --version >/dev/null || die "dist/fluxops-train does not run"
 log "dist/fluxops-train: $(wc -c <dist/fluxops-train | tr -d ' ') bytes"

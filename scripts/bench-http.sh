@@ -5,17 +5,22 @@
 #   - cold start: process start to the first 200 from /api/health with the model loaded;
 #   - peak RSS of the handler (VmHWM) after the load runs;
 #   - size of the Functions zip, if `cargo xtask package` has made it.
+# It fails when any request of a load run fails: a benchmark with errors measures nothing.
 #
 # Usage: scripts/bench-http.sh            (from anywhere in the repository)
-# Knobs: BENCH_SECONDS (per load run, default 10, at most 60), BENCH_PORT (default 7181),
+# Knobs: BENCH_SECONDS (per load run, default 10, at most 60), BENCH_PORT (default: a free one),
 #        BENCH_MODELS (registry folder, default models; trained like `cargo xtask run` if empty),
-#        BENCH_COLD_RUNS (default 10).
+#        BENCH_COLD_RUNS (default 10),
+#        BENCH_HANDLER (the handler executable to measure, such as the one inside the Functions
+#        zip, which `cargo xtask test` passes; default: a fresh `cargo build --release`),
+#        BENCH_TRAINER (the fluxops-train executable that trains the model when the registry
+#        has none; default: `cargo run --release`).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 seconds=${BENCH_SECONDS:-10}
-port=${BENCH_PORT:-7181}
+port=${BENCH_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 models=${BENCH_MODELS:-models}
 cold_runs=${BENCH_COLD_RUNS:-10}
 if [ "$seconds" -gt 60 ]; then seconds=60; fi
@@ -37,13 +42,23 @@ if ! command -v wrk >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
 fi
 
-# What is measured: the release build and a model in the registry.
-cargo build --release --quiet -p fluxops-handler --bin handler
-handler="$root/target/release/handler"
+# What is measured: a release handler and a model in the registry.
+if [ -n "${BENCH_HANDLER:-}" ]; then
+  handler=$BENCH_HANDLER
+else
+  cargo build --release --quiet -p fluxops-handler --bin handler
+  handler="$root/target/release/handler"
+fi
+[ -x "$handler" ] || { say "$handler is not an executable"; exit 1; }
+say "measuring $handler"
 if [ ! -f "$models/fluxops/latest.json" ]; then
   say "no model in $models; training the reference model"
-  cargo run --release --quiet -p fluxops-trainer --bin fluxops-train -- \
-    --synthetic 1000 --out "$models" --name fluxops >/dev/null
+  if [ -n "${BENCH_TRAINER:-}" ]; then
+    "$BENCH_TRAINER" --synthetic 1000 --out "$models" --name fluxops >/dev/null
+  else
+    cargo run --release --quiet -p fluxops-trainer --bin fluxops-train -- \
+      --synthetic 1000 --out "$models" --name fluxops >/dev/null
+  fi
 fi
 
 # Cold start, repeated: start the process, poll /api/health every 0.5 ms until it is 200.
@@ -118,6 +133,12 @@ if [ -f "$zip" ]; then
   zip_size="$(stat -c %s "$zip") bytes ($(awk -v b="$(stat -c %s "$zip")" 'BEGIN {printf "%.1f", b/1048576}') MiB)"
 else
   zip_size="not built (run cargo xtask package)"
+fi
+
+if [ "${errors1:-1}" != 0 ] || [ "${errors32:-1}" != 0 ]; then
+  say "requests failed under load: ${errors1:-?} at concurrency 1, ${errors32:-?} at concurrency 32"
+  sed 's/^/  | /' "$work/handler.log" >&2
+  exit 1
 fi
 
 cat <<REPORT

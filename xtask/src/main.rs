@@ -2,8 +2,10 @@
 //!
 //! - `test`: everything CI checks, in the order a failure is cheapest to find.
 //! - `run`: trains the reference model if the local registry is empty, then serves it.
-//! - `package`: builds the release handler and lays out the Azure Functions zip.
+//! - `package`: builds the release handler that ships and lays out the Azure Functions zip;
+//!   `package-trainer` builds the trainer the deploy job uses, the same way.
 
+mod elf;
 mod package;
 mod run;
 mod test;
@@ -27,12 +29,12 @@ enum Chore {
     Test,
     /// Train the reference model if the local registry is empty, then serve on localhost:7071.
     Run,
-    /// Build the release handler, check host.json and function.json, write the Functions zip.
-    Package {
-        /// Target triple to build for, e.g. x86_64-unknown-linux-musl (CI); default: this host.
-        #[arg(long)]
-        target: Option<String>,
-    },
+    /// Build the shipped handler (glibc 2.28 floor), check host.json and function.json, write
+    /// the Functions zip.
+    Package,
+    /// Build the trainer the deploy job publishes models with, the same way, into
+    /// dist/fluxops-train.
+    PackageTrainer,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,7 +43,8 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Chore::Test => test::run(&root),
         Chore::Run => run::run(&root),
-        Chore::Package { target } => package::run(&root, target.as_deref()),
+        Chore::Package => package::run(&root),
+        Chore::PackageTrainer => package::trainer(&root),
     }
 }
 
@@ -65,9 +68,13 @@ fn run_command_with_env(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> anyhow::Result<()> {
+    // Long values (a PATH) are shortened in the echo, not in what the command gets.
     let settings: Vec<String> = env
         .iter()
-        .map(|(name, value)| format!("{name}={value} "))
+        .map(|(name, value)| match value.get(..60) {
+            Some(start) if value.len() > 60 => format!("{name}={start}... "),
+            _ => format!("{name}={value} "),
+        })
         .collect();
     eprintln!("xtask: $ {}{program} {}", settings.concat(), args.join(" "));
     let status = Command::new(program)

@@ -1,27 +1,40 @@
-//! `cargo xtask package [--target <triple>]`: builds the release `handler` and lays out the zip
-//! the Azure Functions host runs.
+//! `cargo xtask package`: builds the release `handler` that ships and lays out the zip the Azure
+//! Functions host runs.
 //!
-//! The zip holds `host.json`, the executable `handler` (mode 0755) and one folder per function
-//! with its `function.json`. The bindings come from the repository's root `function.json`; the
-//! table [`FUNCTIONS`] adds each function's route, methods and authorization level. Every
-//! document is checked against the schemas in `ci/schemas/` before anything is written.
+//! The handler is built with `cargo zigbuild --release --locked` for [`SHIPPED_TARGET`], linked
+//! by zig against the symbols of glibc [`GLIBC_FLOOR`], so the one binary runs on this machine,
+//! in CI and on any Functions image with that glibc or a newer one; the build is refused if the
+//! executable asks for a newer glibc anyway. The zip holds `host.json`, the executable `handler`
+//! (mode 0755) and one folder per function with its `function.json`. The bindings come from the
+//! repository's root `function.json`; the table [`FUNCTIONS`] adds each function's route,
+//! methods and authorization level. Every document is checked against the schemas in
+//! `ci/schemas/` before anything is built.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
 use jsonschema::{Draft, Validator};
 use serde_json::{Value, json};
 use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, DateTime, ZipWriter};
+use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
-use crate::run_command;
+use crate::elf::{self, GlibcVersion};
+use crate::{run_command, run_command_with_env};
 
 /// Where the zip is written, relative to the repository root.
 pub const ZIP_PATH: &str = "dist/fluxops-functions.zip";
 /// The executable's name, as `host.json` names it.
-const EXECUTABLE: &str = "handler";
+pub const EXECUTABLE: &str = "handler";
+/// The target the shipped handler is built for (Azure Functions runs Linux on x86_64).
+pub const SHIPPED_TARGET: &str = "x86_64-unknown-linux-gnu";
+/// The newest glibc the shipped handler may need: zig links against this version's symbols
+/// (`cargo zigbuild --target <triple>.<major>.<minor>`), and the build fails if it needs more.
+pub const GLIBC_FLOOR: GlibcVersion = GlibcVersion {
+    major: 2,
+    minor: 28,
+};
 
 /// One HTTP function of the app: a folder in the zip.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,31 +78,14 @@ pub const FUNCTIONS: [Function; 4] = [
     },
 ];
 
-/// Builds the release handler for `target` (the host's own target if `None`) and writes the zip.
-pub fn run(root: &Path, target: Option<&str>) -> anyhow::Result<()> {
+/// Where `cargo xtask package-trainer` copies the trainer, relative to the repository root.
+pub const TRAINER_PATH: &str = "dist/fluxops-train";
+
+/// Builds the shipped handler, checks its glibc floor and writes the zip.
+pub fn run(root: &Path) -> anyhow::Result<()> {
     // Check the documents first: a schema violation should not wait for a release build.
     let files = layout(root)?;
-    let mut args = vec![
-        "build",
-        "--release",
-        "-p",
-        "fluxops-handler",
-        "--bin",
-        EXECUTABLE,
-    ];
-    if let Some(target) = target {
-        args.extend(["--target", target]);
-    }
-    run_command(root, "cargo", &args)?;
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let binary = match target {
-        Some(target) => target_dir.join(target).join("release").join(EXECUTABLE),
-        None => target_dir.join("release").join(EXECUTABLE),
-    };
-    let executable =
-        fs::read(&binary).with_context(|| format!("cannot read {}", binary.display()))?;
+    let executable = build_shipped(root, "fluxops-handler", EXECUTABLE)?;
     let zip_path = root.join(ZIP_PATH);
     write_zip(&zip_path, &files, &executable)?;
     let size = fs::metadata(&zip_path)?.len();
@@ -100,6 +96,142 @@ pub fn run(root: &Path, target: Option<&str>) -> anyhow::Result<()> {
         executable.len() as f64 / 1024.0 / 1024.0,
     );
     Ok(())
+}
+
+/// Builds `fluxops-train` the same way as the handler and copies it to [`TRAINER_PATH`]: the
+/// trainer the pipeline's deploy job publishes models with.
+pub fn trainer(root: &Path) -> anyhow::Result<()> {
+    let executable = build_shipped(root, "fluxops-trainer", "fluxops-train")?;
+    let path = root.join(TRAINER_PATH);
+    if let Some(folder) = path.parent() {
+        fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+    }
+    write_executable(&path, &executable)?;
+    eprintln!("xtask: wrote {}", path.display());
+    Ok(())
+}
+
+/// Builds `bin` of `package` for [`SHIPPED_TARGET`] at [`GLIBC_FLOOR`], checks the floor and
+/// returns the executable's bytes.
+fn build_shipped(root: &Path, package: &str, bin: &str) -> anyhow::Result<Vec<u8>> {
+    zigbuild(root, package, bin)?;
+    let binary = target_dir(root)
+        .join(SHIPPED_TARGET)
+        .join("release")
+        .join(bin);
+    let executable =
+        fs::read(&binary).with_context(|| format!("cannot read {}", binary.display()))?;
+    let needed = check_glibc_floor(&executable)
+        .with_context(|| format!("{} cannot ship", binary.display()))?;
+    eprintln!(
+        "xtask: {} needs {} at most (floor {GLIBC_FLOOR})",
+        binary.display(),
+        needed.map_or_else(|| "no glibc".to_owned(), |version| version.to_string())
+    );
+    Ok(executable)
+}
+
+/// `cargo zigbuild --release --locked` for [`SHIPPED_TARGET`] at [`GLIBC_FLOOR`], with the
+/// pinned zig and cargo-zigbuild of `.tools/venv` (installed by `ci/setup-tools.sh`).
+fn zigbuild(root: &Path, package: &str, bin: &str) -> anyhow::Result<()> {
+    run_command(root, "sh", &["ci/setup-tools.sh", "python"])?;
+    let tools = root.join(".tools/venv/bin");
+    let path = std::env::join_paths(std::iter::once(tools).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .context("the tools folder cannot go on PATH")?;
+    let path = path.to_str().context("PATH is not UTF-8")?;
+    let args = zigbuild_args(package, bin);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_command_with_env(root, "cargo", &args, &[("PATH", path)])
+}
+
+/// The cargo arguments of [`zigbuild`]: a release build exactly as Cargo.lock says, for the
+/// shipped target at the glibc floor (`<triple>.<major>.<minor>`, cargo-zigbuild's syntax).
+fn zigbuild_args(package: &str, bin: &str) -> Vec<String> {
+    let target = format!(
+        "{SHIPPED_TARGET}.{}.{}",
+        GLIBC_FLOOR.major, GLIBC_FLOOR.minor
+    );
+    [
+        "zigbuild",
+        "--release",
+        "--locked",
+        "-p",
+        package,
+        "--bin",
+        bin,
+        "--target",
+        &target,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Cargo's target folder: `CARGO_TARGET_DIR`, or `target/` in the workspace.
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// Refuses an executable that needs a newer glibc than [`GLIBC_FLOOR`]; returns what it needs.
+fn check_glibc_floor(executable: &[u8]) -> anyhow::Result<Option<GlibcVersion>> {
+    let needed = elf::highest_glibc_version(executable)?;
+    if let Some(version) = needed {
+        ensure!(
+            version <= GLIBC_FLOOR,
+            "it needs {version}, newer than the {GLIBC_FLOOR} floor: a Functions image with an older glibc could not start it"
+        );
+    }
+    Ok(needed)
+}
+
+/// Writes the executable `handler` from the zip at `zip_path` to `folder/handler` (mode 0755)
+/// and returns its path: the bytes that ship, for the tests to run.
+pub fn extract_handler(zip_path: &Path, folder: &Path) -> anyhow::Result<PathBuf> {
+    let file =
+        fs::File::open(zip_path).with_context(|| format!("cannot open {}", zip_path.display()))?;
+    let mut archive = ZipArchive::new(file)
+        .with_context(|| format!("{} is not a zip file", zip_path.display()))?;
+    let mut entry = archive
+        .by_name(EXECUTABLE)
+        .with_context(|| format!("{} has no {EXECUTABLE}", zip_path.display()))?;
+    ensure!(
+        entry.unix_mode().is_some_and(|mode| mode & 0o111 == 0o111),
+        "{EXECUTABLE} is not executable in {}",
+        zip_path.display()
+    );
+    let mut bytes = Vec::new();
+    entry.read_to_end(&mut bytes)?;
+    fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    let path = folder.join(EXECUTABLE);
+    write_executable(&path, &bytes)?;
+    Ok(path)
+}
+
+#[cfg(unix)]
+fn write_executable(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // A fresh file each time: a running copy of the old one may still be open.
+    let _ = fs::remove_file(path);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o755)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_executable(path: &Path, _bytes: &[u8]) -> anyhow::Result<()> {
+    bail!(
+        "{} can only be written as an executable on Linux",
+        path.display()
+    )
 }
 
 /// The zip's documents (path in the zip, bytes), checked against the schemas in `ci/schemas/`:
@@ -391,5 +523,44 @@ mod tests {
             fs::read(&path).expect("zip"),
             fs::read(&again).expect("zip")
         );
+
+        // What the tests run is the zip's own executable, byte for byte.
+        let extracted = extract_handler(&path, &folder.path().join("run")).expect("extracted");
+        assert_eq!(
+            fs::read(&extracted).expect("handler"),
+            b"#!/bin/sh\necho dummy handler\n"
+        );
+        let output = std::process::Command::new(&extracted)
+            .output()
+            .expect("the extracted handler runs");
+        assert_eq!(output.stdout, b"dummy handler\n");
+    }
+
+    #[test]
+    fn the_shipped_build_is_locked_and_pinned_to_the_glibc_floor() {
+        assert_eq!(
+            zigbuild_args("fluxops-handler", "handler").join(" "),
+            "zigbuild --release --locked -p fluxops-handler --bin handler --target x86_64-unknown-linux-gnu.2.28"
+        );
+    }
+
+    #[test]
+    fn a_handler_that_needs_a_newer_glibc_is_refused() {
+        use crate::elf::tests::elf_needing;
+
+        let error = check_glibc_floor(&elf_needing(&["GLIBC_2.17", "GLIBC_2.29"]))
+            .expect_err("above the floor");
+        assert!(
+            error
+                .to_string()
+                .contains("GLIBC_2.29, newer than the GLIBC_2.28 floor"),
+            "{error}"
+        );
+        assert_eq!(
+            check_glibc_floor(&elf_needing(&["GLIBC_2.28", "GLIBC_2.2.5"])).expect("at the floor"),
+            Some(GLIBC_FLOOR)
+        );
+        assert_eq!(check_glibc_floor(&elf_needing(&[])).expect("static"), None);
+        assert!(check_glibc_floor(b"not an executable").is_err());
     }
 }

@@ -1,27 +1,51 @@
-//! The `handler` executable itself: start-up errors, graceful shutdown on SIGTERM, no OpenSSL.
+//! The `handler` executable itself: start-up errors, graceful shutdown on SIGTERM, concurrent
+//! load, no OpenSSL.
+//!
+//! The executable is cargo's build of the `handler` binary, or the file named by
+//! `FLUXOPS_TEST_HANDLER`: `cargo xtask test` points it at the binary inside the Functions zip,
+//! so these tests run the bytes that ship. Each handler is started the way the Functions host
+//! starts it: on a port chosen for it (`FUNCTIONS_CUSTOMHANDLER_PORT`), ready once that port
+//! answers.
 
-use std::path::Path;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
 use crate::helpers::{SEED_REQUEST, artifact_bytes, publish, stumps};
 
-const HANDLER: &str = env!("CARGO_BIN_EXE_handler");
+/// The executable under test.
+fn handler_binary() -> PathBuf {
+    std::env::var_os("FLUXOPS_TEST_HANDLER")
+        .filter(|path| !path.is_empty())
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_BIN_EXE_handler")),
+            PathBuf::from,
+        )
+}
 
-/// The handler process with a clean environment apart from `vars`.
+/// The handler process with a clean environment apart from `vars`; its console goes to the
+/// test's output when `TEST_LOG` is set.
 fn handler(vars: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(HANDLER);
+    let console = || {
+        if std::env::var_os("TEST_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        }
+    };
+    let mut command = Command::new(handler_binary());
     command
         .env_clear()
         .env("RUST_LOG", "info")
         .envs(vars.iter().copied())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stdout(console())
+        .stderr(console())
         .kill_on_drop(true);
     command
 }
@@ -36,6 +60,7 @@ async fn bad_settings_stop_the_start_with_one_message_each() {
             "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/source/)",
         ),
     ])
+    .stderr(Stdio::piped())
     .output()
     .await
     .expect("run the handler");
@@ -53,62 +78,48 @@ async fn bad_settings_stop_the_start_with_one_message_each() {
     );
 }
 
-/// Starts the handler on a free port and returns it with its address once it listens.
-async fn start(vars: &[(&str, &str)]) -> (Child, String) {
-    let mut child = handler(vars)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the handler");
-    let (found, address) = tokio::sync::mpsc::channel(2);
-    // Logs go to stdout and stderr by level: watch both for the address, and keep draining them.
-    let stdout = child.stdout.take().expect("stdout piped");
-    let stderr = child.stderr.take().expect("stderr piped");
-    tokio::spawn(find_address(BufReader::new(stdout), found.clone()));
-    tokio::spawn(find_address(BufReader::new(stderr), found));
-    let address = tokio::time::timeout(Duration::from_secs(20), address_of(address))
-        .await
-        .expect("the handler logs its address");
-    (child, address)
-}
-
-async fn address_of(mut found: tokio::sync::mpsc::Receiver<String>) -> String {
-    found.recv().await.expect("the handler logs its address")
-}
-
-async fn find_address(
-    output: impl tokio::io::AsyncBufRead + Unpin,
-    found: tokio::sync::mpsc::Sender<String>,
-) {
-    let mut lines = output.lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if std::env::var_os("TEST_LOG").is_some() {
-            eprintln!("handler: {line}");
-        }
-        if line.contains("listening")
-            && let Some(start) = line.find("127.0.0.1:")
-        {
-            let port: String = line[start + 10..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            let _ = found.send(format!("127.0.0.1:{port}")).await;
+/// Starts the handler as the Functions host does: on a free port it is told, ready once the
+/// port accepts connections. A port taken by someone else between the choice and the bind
+/// makes the handler exit, and the start is tried again on another port.
+async fn start(vars: &[(&str, &str)]) -> (Child, SocketAddr) {
+    for _ in 0..3 {
+        let address = free_port();
+        let port = address.port().to_string();
+        let mut child = handler(vars)
+            .env("FUNCTIONS_CUSTOMHANDLER_PORT", &port)
+            .spawn()
+            .expect("start the handler");
+        if listening(&mut child, address).await {
+            return (child, address);
         }
     }
+    panic!("the handler did not start listening on three free ports");
 }
 
-#[tokio::test]
-async fn sigterm_lets_the_request_in_flight_finish_then_exits_cleanly() {
-    let folder = tempfile::tempdir().expect("temporary folder");
-    let source = folder.path().to_str().expect("UTF-8 path");
-    let registry = fluxops_store::Registry::open(source).expect("registry");
-    publish(&registry, "v1", artifact_bytes(stumps([0, 1]), "v1")).await;
-    let (mut child, address) = start(&[
-        ("FUNCTIONS_CUSTOMHANDLER_PORT", "0"),
-        ("FLUXOPS_MODEL_SOURCE", source),
-    ])
-    .await;
-    let client = reqwest::Client::new();
-    let mut ready = false;
+/// A port nobody listens on now (the operating system's choice for port 0).
+fn free_port() -> SocketAddr {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+}
+
+/// Waits until `address` accepts connections while `child` runs (the host allows 60 s, Flex
+/// Consumption 30 s; a test 20 s); false if the child exits first.
+async fn listening(child: &mut Child, address: SocketAddr) -> bool {
+    for _ in 0..2000 {
+        if child.try_wait().expect("process status").is_some() {
+            return false;
+        }
+        if TcpStream::connect(address).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the handler did not listen on {address} within 20 s");
+}
+
+/// Waits until the handler at `address` serves a model.
+async fn wait_for_model(client: &reqwest::Client, address: SocketAddr) {
     for _ in 0..500 {
         if let Ok(response) = client
             .get(format!("http://{address}/api/health"))
@@ -116,12 +127,27 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_cleanly() {
             .await
             && response.status() == 200
         {
-            ready = true;
-            break;
+            return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(ready, "the model never loaded");
+    panic!("the model never loaded");
+}
+
+/// A registry folder with the stump model as `v1`, and its path.
+async fn registry_with_model() -> (tempfile::TempDir, String) {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let source = folder.path().to_str().expect("UTF-8 path").to_owned();
+    let registry = fluxops_store::Registry::open(&source).expect("registry");
+    publish(&registry, "v1", artifact_bytes(stumps([0, 1]), "v1")).await;
+    (folder, source)
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_then_exits_cleanly() {
+    let (_folder, source) = registry_with_model().await;
+    let (mut child, address) = start(&[("FLUXOPS_MODEL_SOURCE", &source)]).await;
+    wait_for_model(&reqwest::Client::new(), address).await;
 
     // A request in flight: headers and half the body sent.
     let mut stream = TcpStream::connect(&address).await.expect("connect");
@@ -173,6 +199,41 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_cleanly() {
     );
 }
 
+#[tokio::test]
+async fn concurrent_predictions_all_succeed() {
+    const N_CLIENTS: usize = 32;
+    const N_REQUESTS: usize = 50;
+    let (_folder, source) = registry_with_model().await;
+    let (_child, address) = start(&[("FLUXOPS_MODEL_SOURCE", &source)]).await;
+    let client = reqwest::Client::new();
+    wait_for_model(&client, address).await;
+    let url = format!("http://{address}/api/predict");
+    let clients: Vec<_> = (0..N_CLIENTS)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                for _ in 0..N_REQUESTS {
+                    let response = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(SEED_REQUEST)
+                        .send()
+                        .await
+                        .expect("answered");
+                    assert_eq!(response.status(), 200);
+                    let body: serde_json::Value = response.json().await.expect("JSON");
+                    assert_eq!(body["model_version"], "v1", "{body}");
+                    assert_eq!(body["prediction"], 0, "{body}");
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.expect("every request answered 200");
+    }
+}
+
 #[test]
 fn no_openssl_is_linked() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -181,7 +242,7 @@ fn no_openssl_is_linked() {
         !lock.contains("name = \"openssl-sys\""),
         "openssl-sys is in Cargo.lock: TLS must be rustls only"
     );
-    let binary = std::fs::read(HANDLER).expect("the handler binary");
+    let binary = std::fs::read(handler_binary()).expect("the handler binary");
     for library in [b"libssl.so".as_slice(), b"libcrypto.so".as_slice()] {
         assert!(
             !binary
