@@ -5,14 +5,20 @@
 #      merge request, a schedule...): the jobs gitlab-ci-local lists for it, with their stage,
 #      `when`, environment and `needs`, must be exactly those of the file, and every `needs`
 #      must point at a job that is in that pipeline;
-#   3. the jobs that need no Azure and no container run through gitlab-ci-local on this
-#      machine (shell executor): rust:fmt, functions:schema, and build:package, whose zip must
-#      have the same layout (entry names and modes) as the one `cargo xtask package` writes.
+#   3. the rules of ci/tests/: every job's own timeout, environments named in scripts (never
+#      through a variable), no automatic retry of what changes Azure, read-only MR plans, the
+#      pinned nextest; and the job scripts themselves (ci/terraform.sh, ci/deploy.sh) run
+#      against stand-in terraform and az commands;
+#   4. the jobs that need no Azure and no container run through gitlab-ci-local on this
+#      machine (shell executor): rust:fmt, functions:schema, and build:package, which builds
+#      the zip, starts the zipped handler (ci/smoke-package.sh) and whose zip must have the
+#      same layout (entry names and modes) as the one `cargo xtask package` writes.
 #
-# Usage: sh ci/check-pipeline.sh            all three: about 25 s when the release build is
-#                                           up to date; a cold target/ adds one release build
-#                                           of the handler (about 6 min of CPU on 2 cores)
-#        sh ci/check-pipeline.sh --static   1 and 2 only (the pipeline's pipeline:lint job)
+# Usage: sh ci/check-pipeline.sh            all four: about a minute when the release build is
+#                                           up to date (`cargo xtask test` builds it just
+#                                           before); a cold target/ adds one release build of
+#                                           the handler (about 6 min of CPU on 2 cores)
+#        sh ci/check-pipeline.sh --static   1 to 3 (the pipeline's pipeline:lint job)
 # FLUXOPS_CI_FILE names another pipeline file (relative to the repository root) to check, for
 # trying a change or proving that a broken file fails.
 #
@@ -57,11 +63,11 @@ gcl() {
   fi
 }
 
-echo "check-pipeline: [1/3] $ci_file against GitLab's CI schema"
+echo "check-pipeline: [1/4] $ci_file against GitLab's CI schema"
 .tools/venv/bin/check-jsonschema --builtin-schema vendor.gitlab-ci "$ci_file" ||
   die "$ci_file does not follow GitLab's CI schema"
 
-echo "check-pipeline: [2/3] jobs, stages and needs of each pipeline (ci/pipeline-jobs/)"
+echo "check-pipeline: [2/4] jobs, stages and needs of each pipeline (ci/pipeline-jobs/)"
 n_pipelines=0
 for expected in ci/pipeline-jobs/*.txt; do
   name=$(basename "$expected" .txt)
@@ -99,19 +105,29 @@ for expected in ci/pipeline-jobs/*.txt; do
 done
 [ "$n_pipelines" -gt 0 ] || die "no pipeline descriptions in ci/pipeline-jobs/"
 
+echo "check-pipeline: [3/4] pipeline rules and job scripts (ci/tests/)"
+# Every extends: and anchor resolved, as GitLab would read the file.
+gcl --preview >"$work/preview.yml" || die "gitlab-ci-local cannot resolve $ci_file"
+need jq
+FLUXOPS_PIPELINE_PREVIEW="$work/preview.yml" .tools/venv/bin/python -m unittest discover \
+  --start-directory ci/tests --pattern 'test_*.py' >"$work/rules.log" 2>&1 || {
+  sed 's/^/  /' "$work/rules.log" >&2
+  die "the pipeline rules or job script tests failed (ci/tests/)"
+}
+echo "check-pipeline:   $(tail -n 3 "$work/rules.log" | grep -E '^(OK|FAILED)' || echo ok) ($(grep -Eo 'Ran [0-9]+ tests' "$work/rules.log"))"
+
 if [ "$mode" = static ]; then
   echo "check-pipeline: static checks passed ($n_pipelines pipelines) in $(($(date +%s) - started)) s"
   exit 0
 fi
 
-echo "check-pipeline: [3/3] jobs that run here, through gitlab-ci-local's shell executor"
+echo "check-pipeline: [4/4] jobs that run here, through gitlab-ci-local's shell executor"
 # gitlab-ci-local copies the tracked files with rsync before it runs a job.
 need rsync
 # The jobs' own settings are for GitLab's runners: here, the developer's Cargo home (the
-# pipeline keeps one in the project directory for its cache) and the host's target (no musl
-# toolchain here, and the layout does not depend on the target).
+# pipeline keeps one in the project directory for its cache).
 set -- --force-shell-executor --variable "CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}" --variable CARGO_TERM_COLOR=never \
-  --variable BUILD_TARGET= --variable FLUXOPS_PIPELINE_CHECK=1
+  --variable FLUXOPS_PIPELINE_CHECK=1
 
 for job in rust:fmt functions:schema; do
   echo "check-pipeline:   $job"
@@ -148,4 +164,6 @@ done
 grep -q '^-rwx..x..x handler$' "$work/layout.job" || die "handler is not executable (mode 0755) in $zip"
 echo "check-pipeline:   $zip: $(wc -l <"$work/layout.job" | tr -d ' ') entries, same layout both ways"
 
+cat "$work/build-package.log" "$work/gcl.log" | grep -q 'smoke-package: ok: stopped cleanly' ||
+  die "the build:package job did not smoke-test the zipped handler"
 echo "check-pipeline: all checks passed ($n_pipelines pipelines, 3 jobs run) in $(($(date +%s) - started)) s"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The test stage: every test of the workspace under cargo-nextest, with a JUnit report at
-# target/nextest/ci/junit.xml (profile `ci` in ci/nextest.toml) for GitLab's test widget.
+# target/nextest/ci/junit.xml (profile `ci` in ci/nextest.toml) for GitLab's test widget, then
+# the doctests, which nextest does not run.
 #
 # The Blob tests talk to the Azurite named by FLUXOPS_TEST_AZURITE_BLOB (the job's Azurite
 # service container); the managed-identity test starts its own HTTPS Azurite from .tools/node,
@@ -12,14 +13,15 @@ cd "$(dirname "$0")/.."
 
 sh ci/setup-tools.sh
 
-if ! cargo nextest --version >/dev/null 2>&1; then
-  # The prebuilt release from nextest's own download site, as its install guide describes;
-  # compiling it with `cargo install` would add several minutes to every run.
-  need curl
-  log "installing cargo-nextest into ${CARGO_HOME:-$HOME/.cargo}/bin"
-  mkdir -p "${CARGO_HOME:-$HOME/.cargo}/bin"
-  curl -LsSf https://get.nexte.st/latest/linux | tar zxf - -C "${CARGO_HOME:-$HOME/.cargo}/bin" ||
-    die "downloading cargo-nextest"
+# cargo-nextest at one pinned release, built from crates.io with `cargo install --locked`:
+# Cargo checks the crate against the registry index's SHA-256 and every dependency against the
+# checksums in nextest's own Cargo.lock, so no unverified download runs here. The pipeline
+# caches the result (key: this file), so the build costs one job per version bump.
+NEXTEST_VERSION=0.9.143
+if [ "$(cargo nextest --version 2>/dev/null | sed -n 's/^cargo-nextest \([0-9.]*\).*/\1/p')" != "$NEXTEST_VERSION" ]; then
+  log "installing cargo-nextest $NEXTEST_VERSION (cargo install --locked)"
+  cargo install cargo-nextest --version "=$NEXTEST_VERSION" --locked --quiet ||
+    die "cargo install cargo-nextest $NEXTEST_VERSION"
 fi
 
 # The Azurite service container (AZURITE_SERVICE=host:port, set by the job). GitLab names it
@@ -45,3 +47,5 @@ fi
 log "cargo nextest run --workspace --locked --profile ci"
 cargo nextest run --workspace --locked --config-file ci/nextest.toml --profile ci ||
   die "tests (the JUnit report is target/nextest/ci/junit.xml)"
+log "cargo test --doc --workspace --locked"
+cargo test --doc --workspace --locked || die "doctests"

@@ -1,0 +1,139 @@
+"""Rules of .gitlab-ci.yml that the job graphs of ci/pipeline-jobs/ cannot show.
+
+Read from gitlab-ci-local's `--preview` of the file (every `extends:` and anchor resolved),
+whose path ci/check-pipeline.sh passes in FLUXOPS_PIPELINE_PREVIEW, plus the raw file:
+
+  * every job has its own `timeout:`;
+  * a job that acts on an environment names that environment in its script and in
+    `environment:`, never through a variable (a pipeline or schedule variable outranks job
+    variables: `DEPLOY_ENV=prod` on a schedule once turned `cleanup:dev` against prod);
+  * jobs that change an environment are not interruptible, never retried automatically, and
+    hold the environment's resource group;
+  * merge-request plans are read-only, in no environment, and keep no plan file;
+  * the test job pins cargo-nextest and also runs the doctests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unittest
+
+import yaml
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+ENVIRONMENTS = ("dev", "staging", "prod")
+# `sh ci/<script>.sh <command> <env>` or `sh ci/deploy.sh <env>`.
+ENV_SCRIPT = re.compile(r"^sh ci/(?:terraform\.sh (?:plan|apply|destroy)|deploy\.sh) (\w+)")
+RESERVED = {"stages", "workflow", "variables", "default", "include"}
+
+
+def _preview() -> dict:
+    path = os.environ.get("FLUXOPS_PIPELINE_PREVIEW")
+    if not path:
+        raise unittest.SkipTest("FLUXOPS_PIPELINE_PREVIEW is not set (ci/check-pipeline.sh sets it)")
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _env_name(job: dict) -> str | None:
+    environment = job.get("environment")
+    if isinstance(environment, dict):
+        return environment.get("name")
+    return environment
+
+
+def _env_action(job: dict) -> str:
+    environment = job.get("environment")
+    return environment.get("action", "start") if isinstance(environment, dict) else "start"
+
+
+class PipelineRules(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        config = _preview()
+        cls.jobs = {
+            name: body
+            for name, body in config.items()
+            if name not in RESERVED and not name.startswith(".") and isinstance(body, dict) and "script" in body
+        }
+        with open(os.path.join(ROOT, ".gitlab-ci.yml"), encoding="utf-8") as handle:
+            cls.raw = handle.read()
+
+    def test_there_are_jobs(self):
+        self.assertIn("apply:prod", self.jobs)
+        self.assertIn("cleanup:dev", self.jobs)
+
+    def test_every_job_has_its_own_timeout(self):
+        for name, job in self.jobs.items():
+            with self.subTest(job=name):
+                self.assertRegex(str(job.get("timeout", "")), r"^\d+ (minutes|hours?)$")
+
+    def test_environments_are_named_in_the_script_never_through_a_variable(self):
+        self.assertNotIn("DEPLOY_ENV", self.raw, "no job may take its environment from a variable")
+        for name, job in self.jobs.items():
+            env = _env_name(job)
+            targets = [m.group(1) for line in job["script"] if (m := ENV_SCRIPT.match(line))]
+            with self.subTest(job=name):
+                if env is not None:
+                    self.assertIn(env, ENVIRONMENTS, "environment names are literal")
+                    self.assertNotIn("$", env)
+                if targets:
+                    self.assertEqual(len(targets), 1, job["script"])
+                    if env is not None:
+                        self.assertEqual(targets[0], env, f"{name} acts on {targets[0]} but is recorded against {env}")
+                    else:
+                        self.assertTrue(name.startswith("mr-plan:"), f"{name} acts on {targets[0]} outside any environment")
+                        self.assertEqual(name, f"mr-plan:{targets[0]}")
+
+    def test_nothing_in_the_pipeline_destroys_prod(self):
+        for name, job in self.jobs.items():
+            with self.subTest(job=name):
+                self.assertFalse(any("destroy prod" in line for line in job["script"]), name)
+                if _env_name(job) == "prod":
+                    self.assertNotEqual(_env_action(job), "stop")
+
+    def test_jobs_that_change_an_environment_hold_it_and_are_never_retried(self):
+        for name, job in self.jobs.items():
+            env = _env_name(job)
+            if env is None or _env_action(job) == "prepare":
+                continue
+            with self.subTest(job=name):
+                self.assertEqual(job.get("resource_group"), f"azure-{env}")
+        changers = [n for n in self.jobs if n.split(":")[0] in ("apply", "deploy", "stop", "cleanup")]
+        self.assertGreaterEqual(len(changers), 9, changers)
+        for name in changers:
+            job = self.jobs[name]
+            with self.subTest(job=name):
+                self.assertIs(job.get("interruptible"), False)
+                self.assertIn(job.get("retry"), (0, {"max": 0}), "apply/deploy/destroy must not be retried automatically")
+
+    def test_merge_request_plans_are_read_only_and_cannot_be_applied(self):
+        mr_plans = [n for n in self.jobs if n.startswith("mr-plan:")]
+        self.assertEqual(sorted(mr_plans), ["mr-plan:dev", "mr-plan:prod", "mr-plan:staging"])
+        for name in mr_plans:
+            job = self.jobs[name]
+            with self.subTest(job=name):
+                self.assertTrue(job["script"][0].endswith("--read-only"), job["script"])
+                self.assertIsNone(job.get("environment"))
+                self.assertNotIn("paths", job.get("artifacts", {}), "an MR plan keeps no plan file")
+
+    def test_apply_jobs_apply_the_plan_of_their_own_environment(self):
+        for env in ENVIRONMENTS:
+            needs = [n["job"] if isinstance(n, dict) else n for n in self.jobs[f"apply:{env}"]["needs"]]
+            with self.subTest(env=env):
+                self.assertIn(f"plan:{env}", needs)
+                self.assertFalse([n for n in needs if n.startswith("plan:") and n != f"plan:{env}"])
+
+    def test_nextest_is_pinned_and_doctests_run(self):
+        with open(os.path.join(ROOT, "ci", "rust-test.sh"), encoding="utf-8") as handle:
+            script = handle.read()
+        self.assertRegex(script, r"\nNEXTEST_VERSION=\d+\.\d+\.\d+\n")
+        self.assertIn('cargo install cargo-nextest --version "=$NEXTEST_VERSION" --locked', script)
+        self.assertNotIn("get.nexte.st/latest", script)
+        self.assertIn("cargo test --doc --workspace --locked", script)
+        self.assertEqual(self.jobs["rust:test"]["script"], ["sh ci/rust-test.sh"])
+
+
+if __name__ == "__main__":
+    unittest.main()
