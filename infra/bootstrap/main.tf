@@ -70,6 +70,8 @@ resource "azurerm_user_assigned_identity" "deploy" {
 # `project_path:<group>/<project>:ref_type:branch:ref:<branch>` (GitLab cannot put the
 # environment in the subject, so protected environments and environment-scoped variables
 # keep staging and prod apart on `main`: docs/Pipeline_Logic.md, "Azure identity").
+# `parent_id` and `resource_group_name` are the arguments every azurerm 4.x release accepts
+# (4.70 renamed `parent_id` to `user_assigned_identity_id` and deprecated both).
 resource "azurerm_federated_identity_credential" "deploy" {
   for_each = var.environments
 

@@ -31,9 +31,12 @@ resource "azurerm_role_assignment" "app_host_storage_owner" {
 
 # Publish models: write `<name>/<version>/...` and replace `<name>/latest.json` with a
 # conditional (ETag) write. Contributor, not Owner: it cannot change ACLs or RBAC.
+# The environment identity may grant roles to service principals only (infra/bootstrap's
+# condition checks the principal type the request names), so every assignment names it.
 resource "azurerm_role_assignment" "deployer_models_contributor" {
   principal_id         = local.deployer_principal_id
   scope                = module.model_storage.container_ids["models"]
+  principal_type       = "ServicePrincipal"
   role_definition_name = "Storage Blob Data Contributor"
 }
 

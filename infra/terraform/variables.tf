@@ -130,7 +130,7 @@ variable "container_soft_delete_retention_days" {
 
 variable "deployer_principal_id" {
   type        = string
-  description = "Object ID of the principal that publishes models (Storage Blob Data Contributor on `models`); null means the identity running Terraform."
+  description = "Object ID of the service principal (a managed identity or an app) that publishes models (Storage Blob Data Contributor on `models`); null means the identity running Terraform. Users and groups cannot be granted by the pipeline identity."
   default     = null
 
   validation {

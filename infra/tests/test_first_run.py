@@ -234,9 +234,14 @@ class OneIdentityPerEnvironment(unittest.TestCase):
         self.assertEqual(first(rbac["condition_version"]), "2.0")
         bootstrap_locals = blocks(BOOTSTRAP, "locals")
         self.assertEqual(set(first(bootstrap_locals["grantable_roles"]).values()), set(GRANTABLE_ROLES.values()))
-        granted = {first(body["role_definition_name"]) for key, body in blocks(ROOT, "resource").items()
-                   if key.startswith("azurerm_role_assignment.")}
+        assignments = [body for key, body in blocks(ROOT, "resource").items() if key.startswith("azurerm_role_assignment.")]
+        granted = {first(body["role_definition_name"]) for body in assignments}
         self.assertLessEqual(granted, set(GRANTABLE_ROLES), "infra/terraform grants a role the environment identity may not")
+        for body in assignments:
+            with self.subTest(role=first(body["role_definition_name"])):
+                self.assertEqual(first(body.get("principal_type")), "ServicePrincipal",
+                                 "the bootstrap condition allows service principals only, by the type the request names")
+        self.assertIn("PrincipalType] StringEqualsIgnoreCase 'ServicePrincipal'", first(bootstrap_locals["role_assignment_condition"]))
 
     def test_each_identity_trusts_only_its_branch(self):
         credential = self.resources["azurerm_federated_identity_credential.deploy"]
