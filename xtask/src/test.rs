@@ -119,17 +119,12 @@ fn shipped_handler(cx: &Context) -> anyhow::Result<()> {
     let handler = handler
         .to_str()
         .context("the handler's path is not UTF-8")?;
+    // `--workspace`, as in `workspace_tests`: the same features, so nothing is built again
+    // (`-p fluxops-handler` would resolve the features of that package alone).
     run_command_with_env(
         root,
         "cargo",
-        &[
-            "test",
-            "-p",
-            "fluxops-handler",
-            "--test",
-            "api",
-            "process::",
-        ],
+        &["test", "--workspace", "--test", "api", "process::"],
         &[(HANDLER_UNDER_TEST, handler)],
     )?;
     let models = work.join("models");
