@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use fluxops_inference::Model;
+use fluxops_inference::{ClassLabels, Model, Task};
 use fluxops_telemetry::Metrics;
 use time::OffsetDateTime;
 
@@ -51,33 +51,47 @@ pub(crate) struct LoadedModel {
     pub(crate) loaded_at: OffsetDateTime,
     /// Registry location and key of the artifact.
     pub(crate) source: String,
+    /// The class labels, in class-index order.
+    pub(crate) labels: Vec<i64>,
     /// `class_<label>` per class index, made once instead of per response.
     pub(crate) class_keys: Vec<String>,
 }
 
 impl LoadedModel {
+    /// Wraps a verified model for serving; refuses one this handler cannot answer for yet.
     pub(crate) fn new(
         model: Model,
         version: String,
         sha256: String,
         published_at: OffsetDateTime,
         source: String,
-    ) -> Self {
-        let class_keys = model
-            .metadata()
-            .class_labels
+    ) -> Result<Self, String> {
+        // String labels and regressors load in the inference core, but their responses are not
+        // part of this handler's API yet.
+        let Task::Classifier {
+            labels: ClassLabels::Integers(labels),
+        } = &model.schema().task
+        else {
+            return Err(
+                "this handler serves classifiers with integer labels only; the model has another task"
+                    .to_owned(),
+            );
+        };
+        let labels = labels.clone();
+        let class_keys = labels
             .iter()
             .map(|label| format!("class_{label}"))
             .collect();
-        LoadedModel {
+        Ok(LoadedModel {
             model,
             version,
             sha256,
             published_at,
             loaded_at: OffsetDateTime::now_utc(),
             source,
+            labels,
             class_keys,
-        }
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fluxops_inference::Model;
+use fluxops_inference::{Model, ModelLimits};
 use fluxops_store::{ETag, ErrorKind, Latest, Registry};
 use fluxops_telemetry::ModelReload;
 use tokio::time::MissedTickBehavior;
@@ -143,10 +143,13 @@ impl Watcher {
             _ => LoadFailure::Transient(error.to_string()),
         })?;
         // Parsing and compiling a large forest takes milliseconds: keep it off the request workers.
-        let model = tokio::task::spawn_blocking(move || Model::from_json(&bytes))
-            .await
-            .map_err(|error| LoadFailure::Refused(format!("verification did not finish: {error}")))?
-            .map_err(|error| LoadFailure::Refused(error.to_string()))?;
+        let model =
+            tokio::task::spawn_blocking(move || Model::from_json(&bytes, &ModelLimits::default()))
+                .await
+                .map_err(|error| {
+                    LoadFailure::Refused(format!("verification did not finish: {error}"))
+                })?
+                .map_err(|error| LoadFailure::Refused(error.to_string()))?;
         let metadata = model.metadata();
         if metadata.name != name || metadata.version != pointer.version {
             return Err(LoadFailure::Refused(format!(
@@ -154,13 +157,14 @@ impl Watcher {
                 metadata.name, metadata.version, pointer.version
             )));
         }
-        Ok(LoadedModel::new(
+        LoadedModel::new(
             model,
             pointer.version.clone(),
             pointer.sha256.clone(),
             pointer.published_at,
             format!("{} {}", self.registry.location(), pointer.path),
-        ))
+        )
+        .map_err(LoadFailure::Refused)
     }
 }
 
@@ -170,7 +174,8 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use async_trait::async_trait;
-    use fluxops_inference::{ForestSpec, ModelArtifact, NodeSpec, TreeSpec};
+    use fluxops_inference::ModelArtifact;
+    use fluxops_inference::testing::{Stump, stump_artifact};
     use fluxops_store::{
         Backend, ByteLimit, Error, LocalFolder, RegistryKind, StoredObject, WriteCondition,
     };
@@ -221,23 +226,7 @@ mod tests {
     }
 
     fn artifact(version: &str) -> ModelArtifact {
-        let forest = ForestSpec {
-            n_features: 1,
-            n_classes: 2,
-            trees: vec![TreeSpec {
-                nodes: vec![
-                    NodeSpec::Split {
-                        feature: 0,
-                        threshold: 0.5,
-                        left: 1,
-                        right: 2,
-                    },
-                    NodeSpec::Leaf { class: 0 },
-                    NodeSpec::Leaf { class: 1 },
-                ],
-            }],
-        };
-        let mut artifact = ModelArtifact::with_placeholder_metadata(forest, &["x"], &[0, 1]);
+        let mut artifact = stump_artifact(1, &[0, 1], &[Stump::new(0, 0.5)]);
         artifact.metadata.name = "fluxops".to_owned();
         artifact.metadata.version = version.to_owned();
         artifact
@@ -268,7 +257,7 @@ mod tests {
         let folder = tempfile::tempdir().expect("temporary folder");
         let (mut watcher, backend, registry) = watcher(&folder);
         let mut tampered = artifact("v1");
-        tampered.forest_sha256 = "0".repeat(64);
+        tampered.ensemble_sha256 = "0".repeat(64);
         registry
             .publish("fluxops", "v1", tampered.to_json(), b"{}".to_vec())
             .await

@@ -1,64 +1,23 @@
-//! The forest: its serialised form ([`ForestSpec`]) and the compiled form used to predict
-//! ([`CompiledForest`]).
+//! The compiled ensemble: an [`EnsembleSpec`] checked and laid out for fast walks.
 
 use ndarray::ArrayView2;
-use serde::{Deserialize, Serialize};
 
-use crate::error::{ForestError, InputError};
-
-/// One node of a serialised tree.
-///
-/// A split sends a row to `left` when `row[feature] <= threshold` and to `right` otherwise, as
-/// smartcore does. Children are indices into the same tree's node list and always come after their
-/// parent, which makes cycles impossible by construction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum NodeSpec {
-    /// An internal node that tests one feature.
-    Split {
-        /// Index of the feature tested.
-        feature: usize,
-        /// Rows with `row[feature] <= threshold` go left.
-        threshold: f64,
-        /// Index of the left ("true") child.
-        left: usize,
-        /// Index of the right ("false") child.
-        right: usize,
-    },
-    /// A leaf that votes for one class.
-    Leaf {
-        /// Index into the forest's classes.
-        class: usize,
-    },
-}
-
-/// One serialised tree: node 0 is the root.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TreeSpec {
-    /// The nodes, root first; children always after their parent.
-    pub nodes: Vec<NodeSpec>,
-}
-
-/// The serialised forest: what the artifact stores and its digest covers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForestSpec {
-    /// Number of input features every row must have.
-    pub n_features: usize,
-    /// Number of classes leaves may vote for.
-    pub n_classes: usize,
-    /// The trees; each casts one vote.
-    pub trees: Vec<TreeSpec>,
-}
+use crate::artifact::{
+    Aggregation, Comparison, EnsembleSpec, NodeSpec, PostTransform, ThresholdType, TreeSpec,
+    finalize,
+};
+use crate::error::{ArtifactError, EnsembleError, InputError, Limited};
+use crate::limits::ModelLimits;
 
 /// One step of the compiled layout: 16 bytes, four to a cache line.
 ///
 /// Nodes are laid out in pre-order, so the left child of node `i` is always `i + 1` and only
-/// the right child needs storing. A leaf is encoded as a node that loops on itself
-/// (`threshold = NaN`, so the comparison is false, and `right = i`): a walk can then run a
-/// fixed number of steps with no branch on "is this a leaf", which lets several walks run
-/// interleaved and keeps the hot loop free of unpredictable branches.
+/// the right child needs storing. Every split is compiled into "left when `value <= threshold`"
+/// in `f64` (see [`compiled_threshold`]), so a step is one comparison whatever the split's kind.
+/// A leaf is encoded as a node that loops on itself (`threshold = NaN`, so the comparison is
+/// false, and `right = i`): a walk can then run a fixed number of steps with no branch on "is
+/// this a leaf", which lets several walks run interleaved and keeps the hot loop free of
+/// unpredictable branches.
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
 struct Step {
@@ -67,77 +26,139 @@ struct Step {
     right: u32,
 }
 
-/// Where a tree starts in the flat node array, and how many steps reach any of its leaves.
+/// Where a tree starts in the flat node array, how many steps reach any of its leaves, and its
+/// index in the ensemble.
 #[derive(Debug, Clone, Copy)]
 struct TreeRoot {
     root: u32,
     depth: u32,
+    tree: u32,
+}
+
+/// What the leaves hold, indexed by step position (entries for splits are unused).
+#[derive(Debug, Clone)]
+enum Leaves {
+    /// Every leaf is one-hot (a 1 for one output, 0 for the others), as in a voting forest: the
+    /// position of the 1. Walks count votes in integers, the fastest way to add such leaves.
+    OneHot { class_at: Vec<u32> },
+    /// Any values: the leaf's number; its values are `values[number * n_outputs..][..n_outputs]`.
+    Vectors { leaf_at: Vec<u32>, values: Vec<f64> },
 }
 
 /// How many walks run interleaved. Eight independent load chains hide most of the memory latency
 /// of a walk without spilling registers.
 const LANES: usize = 8;
 
-/// Rows per thread below which [`CompiledForest::votes_batch`] does not split a batch.
-pub const PARALLEL_MIN_ROWS: usize = 1024;
+/// Rows per thread below which a batch is not split: smaller ones finish before a thread would
+/// start.
+pub(crate) const PARALLEL_MIN_ROWS: usize = 1024;
 
-/// A forest compiled into one flat, cache-friendly array for prediction.
+/// An ensemble compiled into one flat, cache-friendly array.
 ///
-/// Layout: structure of one packed array of [`Step`]s for all trees (pre-order, left child
-/// implicit), a parallel array of leaf classes read once per walk, and a root table. Trees are
-/// ordered by depth so that interleaved walks over groups of trees do little wasted work.
-/// Prediction is a majority vote with ties going to the lowest class index (smartcore's rule);
-/// the probability of a class is the share of trees voting for it.
+/// Layout: one packed array of [`Step`]s for all trees (pre-order, left child implicit), a
+/// parallel array of leaf contents read once per walk, and a root table. A single row walks the
+/// trees in groups ordered by depth, so that interleaved walks do little wasted work. Scores are
+/// the ensemble's output as [`EnsembleSpec`] defines it (aggregated, base values added,
+/// transformed), with leaf values added in tree order, so that they equal
+/// [`EnsembleSpec::reference_scores`] to the last bit.
+///
+/// Only finite rows are walked: a compiled step cannot honour a split's missing-value side, so
+/// [`CompiledEnsemble::check_row`] refuses NaN and infinities before any walk.
 #[derive(Debug, Clone)]
-pub struct CompiledForest {
+pub(crate) struct CompiledEnsemble {
     steps: Vec<Step>,
-    leaf_class: Vec<u32>,
+    leaves: Leaves,
+    /// In tree order.
     roots: Vec<TreeRoot>,
+    /// Sorted by depth.
+    roots_by_depth: Vec<TreeRoot>,
     n_features: usize,
-    n_classes: usize,
+    n_outputs: usize,
+    aggregation: Aggregation,
+    base_values: Vec<f64>,
+    post_transform: PostTransform,
 }
 
-/// Votes of a single row, with the winning class.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Votes {
-    /// Number of trees voting for each class.
-    pub counts: Vec<u32>,
-    /// Index of the winning class (lowest index on a tie).
-    pub winner: usize,
-}
-
-impl CompiledForest {
-    /// Checks a serialised forest and compiles it.
+impl CompiledEnsemble {
+    /// Checks an ensemble against `limits` and its own rules, and compiles it.
     ///
-    /// Fails, naming the tree and node, on an empty forest or tree, a child index that is out
-    /// of range or not after its parent, a node reached twice or never, a feature or class index
-    /// out of range, or a non-finite threshold.
-    pub fn compile(spec: &ForestSpec) -> Result<Self, ForestError> {
-        if spec.trees.is_empty() || spec.n_features == 0 || spec.n_classes == 0 {
-            return Err(ForestError::Empty);
+    /// Fails, naming the tree and node, on an empty ensemble or tree, a child index that is out
+    /// of range or not after its parent, a node reached twice or never, a feature index out of
+    /// range, a non-finite threshold or one that is not an `f32` value for an `f32` split, a leaf
+    /// of the wrong width or with a non-finite value, bad base values, leaf values whose sum can
+    /// overflow, or a count beyond `limits`.
+    pub(crate) fn compile(
+        spec: &EnsembleSpec,
+        limits: &ModelLimits,
+    ) -> Result<Self, ArtifactError> {
+        if spec.trees.is_empty() || spec.n_features == 0 || spec.n_outputs == 0 {
+            return Err(EnsembleError::Empty.into());
         }
-        let n_steps: usize = spec.trees.iter().map(|tree| tree.nodes.len()).sum();
-        if n_steps >= u32::MAX as usize {
-            return Err(ForestError::TooLarge { n_nodes: n_steps });
+        let n_nodes: usize = spec.trees.iter().map(|tree| tree.nodes.len()).sum();
+        let n_leaf_values: usize = leaves(spec).map(|(_, values)| values.len()).sum();
+        for (what, found) in [
+            (Limited::Trees, spec.trees.len()),
+            (Limited::Nodes, n_nodes),
+            (Limited::LeafValues, n_leaf_values),
+            (Limited::Outputs, spec.n_outputs),
+            (Limited::Features, spec.n_features),
+        ] {
+            limits.check(what, found)?;
         }
-        let mut forest = CompiledForest {
-            steps: Vec::with_capacity(n_steps),
-            leaf_class: Vec::with_capacity(n_steps),
+        if n_nodes >= u32::MAX as usize {
+            return Err(EnsembleError::TooLarge { n_nodes }.into());
+        }
+        if spec.base_values.len() != spec.n_outputs
+            || !spec.base_values.iter().all(|value| value.is_finite())
+        {
+            return Err(EnsembleError::BadBaseValues {
+                n_outputs: spec.n_outputs,
+            }
+            .into());
+        }
+        if spec.post_transform == PostTransform::Softmax && spec.n_outputs < 2 {
+            return Err(EnsembleError::SoftmaxOfOne.into());
+        }
+        for (tree_idx, tree) in spec.trees.iter().enumerate() {
+            check_tree(tree_idx, tree, spec.n_features, spec.n_outputs)?;
+        }
+        let one_hot = leaves(spec).all(|(_, values)| one_hot_class(values).is_some());
+        if !one_hot {
+            check_no_overflow(spec)?;
+        }
+        let mut ensemble = CompiledEnsemble {
+            steps: Vec::with_capacity(n_nodes),
+            leaves: if one_hot {
+                Leaves::OneHot {
+                    class_at: Vec::with_capacity(n_nodes),
+                }
+            } else {
+                Leaves::Vectors {
+                    leaf_at: Vec::with_capacity(n_nodes),
+                    values: Vec::with_capacity(n_leaf_values),
+                }
+            },
             roots: Vec::with_capacity(spec.trees.len()),
+            roots_by_depth: Vec::new(),
             n_features: spec.n_features,
-            n_classes: spec.n_classes,
+            n_outputs: spec.n_outputs,
+            aggregation: spec.aggregation,
+            base_values: spec.base_values.clone(),
+            post_transform: spec.post_transform,
         };
         for (tree_idx, tree) in spec.trees.iter().enumerate() {
-            check_tree(tree_idx, tree, spec.n_features, spec.n_classes)?;
-            let root = forest.steps.len();
-            let depth = forest.push_preorder(tree);
-            forest.roots.push(TreeRoot {
+            let root = ensemble.steps.len();
+            let depth = ensemble.push_preorder(tree);
+            limits.check(Limited::Depth, depth)?;
+            ensemble.roots.push(TreeRoot {
                 root: to_u32(root),
                 depth: to_u32(depth),
+                tree: to_u32(tree_idx),
             });
         }
-        forest.roots.sort_by_key(|tree| tree.depth);
-        Ok(forest)
+        ensemble.roots_by_depth = ensemble.roots.clone();
+        ensemble.roots_by_depth.sort_by_key(|tree| tree.depth);
+        Ok(ensemble)
     }
 
     /// Appends one checked tree in pre-order and returns its depth in steps.
@@ -152,30 +173,44 @@ impl CompiledForest {
                 self.steps[parent].right = to_u32(position);
             }
             max_depth = max_depth.max(depth);
-            match tree.nodes[node_idx] {
-                NodeSpec::Split {
+            match &tree.nodes[node_idx] {
+                &NodeSpec::Split {
                     feature,
                     threshold,
                     left,
                     right,
+                    comparison,
+                    threshold_type,
+                    ..
                 } => {
                     self.steps.push(Step {
-                        threshold,
+                        threshold: compiled_threshold(threshold, comparison, threshold_type),
                         feature: to_u32(feature),
                         right: u32::MAX,
                     });
-                    self.leaf_class.push(u32::MAX);
+                    match &mut self.leaves {
+                        Leaves::OneHot { class_at } => class_at.push(u32::MAX),
+                        Leaves::Vectors { leaf_at, .. } => leaf_at.push(u32::MAX),
+                    }
                     // The right subtree is laid out after the whole left one: push it first.
                     stack.push((right, depth + 1, Some(position)));
                     stack.push((left, depth + 1, None));
                 }
-                NodeSpec::Leaf { class } => {
+                NodeSpec::Leaf { values: leaf } => {
                     self.steps.push(Step {
                         threshold: f64::NAN,
                         feature: 0,
                         right: to_u32(position),
                     });
-                    self.leaf_class.push(to_u32(class));
+                    match &mut self.leaves {
+                        Leaves::OneHot { class_at } => {
+                            class_at.push(to_u32(one_hot_class(leaf).unwrap_or_default()));
+                        }
+                        Leaves::Vectors { leaf_at, values } => {
+                            leaf_at.push(to_u32(values.len() / self.n_outputs));
+                            values.extend_from_slice(leaf);
+                        }
+                    }
                 }
             }
         }
@@ -184,22 +219,17 @@ impl CompiledForest {
     }
 
     /// Number of features a row must have.
-    pub fn n_features(&self) -> usize {
+    pub(crate) fn n_features(&self) -> usize {
         self.n_features
     }
 
-    /// Number of classes.
-    pub fn n_classes(&self) -> usize {
-        self.n_classes
-    }
-
-    /// Number of trees.
-    pub fn n_trees(&self) -> usize {
-        self.roots.len()
+    /// Number of outputs.
+    pub(crate) fn n_outputs(&self) -> usize {
+        self.n_outputs
     }
 
     /// Checks one row: right length and every value finite.
-    pub fn check_row(&self, row: &[f64], row_idx: Option<usize>) -> Result<(), InputError> {
+    pub(crate) fn check_row(&self, row: &[f64], row_idx: Option<usize>) -> Result<(), InputError> {
         if row.len() != self.n_features {
             return Err(InputError::WrongFeatureCount {
                 row: row_idx,
@@ -216,38 +246,67 @@ impl CompiledForest {
         }
     }
 
-    /// Counts the votes of every tree for one row, after checking it.
-    pub fn votes(&self, row: &[f64]) -> Result<Votes, InputError> {
+    /// The ensemble's output for one row, after checking it.
+    pub(crate) fn scores(&self, row: &[f64]) -> Result<Vec<f64>, InputError> {
         self.check_row(row, None)?;
-        let mut counts = vec![0_u32; self.n_classes];
-        // Lanes run over trees: up to LANES trees walk the same row at once.
+        let mut scores = match &self.leaves {
+            Leaves::OneHot { class_at } => {
+                let mut votes = vec![0_u32; self.n_outputs];
+                self.for_each_group_of_row(row, |_, positions| {
+                    for &position in positions {
+                        votes[class_at[position as usize] as usize] += 1;
+                    }
+                });
+                votes.into_iter().map(f64::from).collect()
+            }
+            Leaves::Vectors { leaf_at, values } => {
+                // Floating-point sums depend on their order: add the leaves in tree order.
+                let mut leaf_of_tree = vec![0_u32; self.roots.len()];
+                self.for_each_group_of_row(row, |group, positions| {
+                    for (tree, &position) in group.iter().zip(positions) {
+                        leaf_of_tree[tree.tree as usize] = leaf_at[position as usize];
+                    }
+                });
+                let mut sums = vec![0.0; self.n_outputs];
+                for leaf in leaf_of_tree {
+                    add_leaf(&mut sums, values, leaf, self.n_outputs);
+                }
+                sums
+            }
+        };
+        self.finalize(&mut scores);
+        Ok(scores)
+    }
+
+    /// Walks `row` down every tree, in groups of up to LANES trees of about the same depth, and
+    /// calls `visit(group, final positions)` for each group.
+    ///
+    /// Lanes run over trees: the trees of a group walk the row at once.
+    #[inline(always)]
+    fn for_each_group_of_row(&self, row: &[f64], mut visit: impl FnMut(&[TreeRoot], &[u32])) {
         let rows = [row; LANES];
-        for group in self.roots.chunks(LANES) {
+        for group in self.roots_by_depth.chunks(LANES) {
             let depth = group.last().map_or(0, |tree| tree.depth);
-            // A short last group repeats its first tree in the spare lanes; their votes are dropped.
+            // A short last group repeats its first tree in the spare lanes; their leaves are dropped.
             let mut positions = [group[0].root; LANES];
             for (position, tree) in positions.iter_mut().zip(group) {
                 *position = tree.root;
             }
             let positions = self.walk(positions, &rows, depth);
-            for &position in &positions[..group.len()] {
-                counts[self.leaf_class[position as usize] as usize] += 1;
-            }
+            visit(group, &positions[..group.len()]);
         }
-        let winner = winner(&counts);
-        Ok(Votes { counts, winner })
     }
 
-    /// Counts the votes for every row of a batch, after checking all of it, on up to
-    /// `n_threads` threads (scoped; only batches of at least [`PARALLEL_MIN_ROWS`] rows are
-    /// split, as smaller ones finish before a thread would start).
+    /// The ensemble's output for every row of a batch, after checking all of it, on up to
+    /// `n_threads` threads (scoped; only batches of at least [`PARALLEL_MIN_ROWS`] rows per
+    /// thread are split).
     ///
-    /// Returns a `rows x n_classes` vote table, row-major. Fails on the first bad row, naming it.
-    pub fn votes_batch(
+    /// Returns a `rows x n_outputs` table, row-major. Fails on the first bad row, naming it.
+    pub(crate) fn scores_batch(
         &self,
         rows: ArrayView2<'_, f64>,
         n_threads: usize,
-    ) -> Result<Vec<u32>, InputError> {
+    ) -> Result<Vec<f64>, InputError> {
         if rows.nrows() == 0 {
             return Err(InputError::EmptyBatch);
         }
@@ -260,38 +319,70 @@ impl CompiledForest {
             });
         }
         let rows = rows.as_standard_layout();
-        let flat = rows.as_slice().unwrap_or_default();
+        let flat = rows
+            .as_slice()
+            .expect("an array in standard layout is one contiguous slice");
         for (row_idx, row) in flat.chunks_exact(width).enumerate() {
             self.check_row(row, Some(row_idx))?;
         }
-        let mut table = vec![0_u32; rows.nrows() * self.n_classes];
+        let mut table = vec![0.0; rows.nrows() * self.n_outputs];
         let n_threads = n_threads.clamp(1, rows.nrows().div_ceil(PARALLEL_MIN_ROWS));
         if n_threads == 1 {
-            self.fill_votes(flat, &mut table);
+            self.fill_scores(flat, &mut table);
         } else {
             // Whole blocks of LANES rows per thread, so every thread runs full interleaved walks.
             let rows_per_thread = rows.nrows().div_ceil(n_threads).next_multiple_of(LANES);
             std::thread::scope(|scope| {
                 for (row_chunk, table_chunk) in flat
                     .chunks(rows_per_thread * width)
-                    .zip(table.chunks_mut(rows_per_thread * self.n_classes))
+                    .zip(table.chunks_mut(rows_per_thread * self.n_outputs))
                 {
-                    scope.spawn(move || self.fill_votes(row_chunk, table_chunk));
+                    scope.spawn(move || self.fill_scores(row_chunk, table_chunk));
                 }
             });
         }
         Ok(table)
     }
 
-    /// Adds the votes of checked, row-major `rows` into `table` (`rows x n_classes`).
-    fn fill_votes(&self, rows: &[f64], table: &mut [u32]) {
+    /// Writes the scores of checked, row-major `rows` into the zeroed `table`
+    /// (`rows x n_outputs`).
+    fn fill_scores(&self, rows: &[f64], table: &mut [f64]) {
+        let n_outputs = self.n_outputs;
+        match &self.leaves {
+            Leaves::OneHot { class_at } => {
+                let votes = Votes {
+                    class_at,
+                    counts: vec![0; LANES * n_outputs],
+                    n_outputs,
+                };
+                self.fill_blocks(rows, table, votes);
+            }
+            Leaves::Vectors { leaf_at, values } => {
+                let sums = Sums {
+                    leaf_at,
+                    values,
+                    n_outputs,
+                };
+                self.fill_blocks(rows, table, sums);
+            }
+        }
+        for row_scores in table.chunks_exact_mut(n_outputs) {
+            self.finalize(row_scores);
+        }
+    }
+
+    /// Walks every tree for blocks of LANES rows, adding the leaves each row reaches into its
+    /// row of `table` through `leaves`.
+    ///
+    /// Lanes run over rows: each tree walks up to LANES rows at once while it is hot in cache.
+    #[inline(always)]
+    fn fill_blocks(&self, rows: &[f64], table: &mut [f64], mut leaves: impl BlockLeaves) {
         let width = self.n_features;
-        // Lanes run over rows: each tree walks up to LANES rows at once while it is hot in cache.
         for (block, block_table) in rows
             .chunks(width * LANES)
-            .zip(table.chunks_mut(self.n_classes * LANES))
+            .zip(table.chunks_mut(self.n_outputs * LANES))
         {
-            // A short last block repeats its first row in the spare lanes; their votes are dropped.
+            // A short last block repeats its first row in the spare lanes; their leaves are dropped.
             let mut block_rows: [&[f64]; LANES] = [&block[..width]; LANES];
             for (slot, row) in block_rows.iter_mut().zip(block.chunks_exact(width)) {
                 *slot = row;
@@ -300,11 +391,23 @@ impl CompiledForest {
             for tree in &self.roots {
                 let positions = self.walk([tree.root; LANES], &block_rows, tree.depth);
                 for (lane, &position) in positions[..n_rows].iter().enumerate() {
-                    block_table
-                        [lane * self.n_classes + self.leaf_class[position as usize] as usize] += 1;
+                    leaves.add(block_table, lane, position);
                 }
             }
+            leaves.finish(block_table);
         }
+    }
+
+    /// Aggregation, base values and post-transform, on one row's summed leaves.
+    #[inline(always)]
+    fn finalize(&self, scores: &mut [f64]) {
+        finalize(
+            scores,
+            self.aggregation,
+            self.roots.len(),
+            &self.base_values,
+            self.post_transform,
+        );
     }
 
     /// Walks LANES independent (position, row) pairs `depth` steps each.
@@ -339,40 +442,187 @@ impl CompiledForest {
     }
 }
 
-/// Index of the largest count; the lowest index wins a tie (smartcore's `which_max`).
-pub(crate) fn winner(counts: &[u32]) -> usize {
-    let mut best = 0;
-    for (idx, &count) in counts.iter().enumerate().skip(1) {
-        if count > counts[best] {
-            best = idx;
-        }
+/// Adds leaf number `leaf`'s values to `scores`.
+#[inline(always)]
+fn add_leaf(scores: &mut [f64], values: &[f64], leaf: u32, n_outputs: usize) {
+    let leaf_values = &values[leaf as usize * n_outputs..][..n_outputs];
+    for (score, value) in scores.iter_mut().zip(leaf_values) {
+        *score += value;
     }
-    best
 }
 
-/// Checks that a tree is a proper tree over the forest's features and classes.
+/// How the leaves reached by a block of rows are added into the block's rows of the table.
+trait BlockLeaves {
+    /// Adds the leaf at `position` into row `lane` of `block_table`.
+    fn add(&mut self, block_table: &mut [f64], lane: usize, position: u32);
+    /// Called once every tree has been walked for the block.
+    fn finish(&mut self, block_table: &mut [f64]);
+}
+
+/// One-hot leaves: votes counted in integers, written out as scores when the block is done.
+struct Votes<'a> {
+    class_at: &'a [u32],
+    counts: Vec<u32>,
+    n_outputs: usize,
+}
+
+impl BlockLeaves for Votes<'_> {
+    #[inline(always)]
+    fn add(&mut self, _block_table: &mut [f64], lane: usize, position: u32) {
+        self.counts[lane * self.n_outputs + self.class_at[position as usize] as usize] += 1;
+    }
+
+    fn finish(&mut self, block_table: &mut [f64]) {
+        for (score, count) in block_table.iter_mut().zip(&mut self.counts) {
+            *score = f64::from(std::mem::take(count));
+        }
+    }
+}
+
+/// Vector leaves: values added straight into the table.
+struct Sums<'a> {
+    leaf_at: &'a [u32],
+    values: &'a [f64],
+    n_outputs: usize,
+}
+
+impl BlockLeaves for Sums<'_> {
+    #[inline(always)]
+    fn add(&mut self, block_table: &mut [f64], lane: usize, position: u32) {
+        let row_scores = &mut block_table[lane * self.n_outputs..][..self.n_outputs];
+        add_leaf(
+            row_scores,
+            self.values,
+            self.leaf_at[position as usize],
+            self.n_outputs,
+        );
+    }
+
+    fn finish(&mut self, _block_table: &mut [f64]) {}
+}
+
+/// The `f64` threshold `t` such that `value <= t` sends a finite `value` exactly where the
+/// split's own comparison does.
+///
+/// - `value <= threshold` in `f64`: `threshold` itself.
+/// - `value < threshold` in `f64`: the next `f64` below `threshold`, as nothing lies between.
+/// - `(value as f32) <= threshold` in `f32`: rounding to `f32` is monotonic, so the values that
+///   pass are exactly those up to the largest `f64` that rounds to `threshold` or below
+///   ([`largest_f64_rounding_at_or_below`]).
+/// - `(value as f32) < threshold` in `f32`: the same, for the next `f32` below `threshold`.
+fn compiled_threshold(
+    threshold: f64,
+    comparison: Comparison,
+    threshold_type: ThresholdType,
+) -> f64 {
+    match (threshold_type, comparison) {
+        (ThresholdType::F64, Comparison::LessOrEqual) => threshold,
+        (ThresholdType::F64, Comparison::Less) => threshold.next_down(),
+        (ThresholdType::F32, Comparison::LessOrEqual) => {
+            largest_f64_rounding_at_or_below(threshold as f32)
+        }
+        (ThresholdType::F32, Comparison::Less) => {
+            largest_f64_rounding_at_or_below((threshold as f32).next_down())
+        }
+    }
+}
+
+/// The largest `f64` whose rounding to `f32` (nearest, ties to even, as `as f32` rounds) is at or
+/// below `bound` (a finite `f32`, or negative infinity).
+///
+/// The `f64` values that round to `bound` reach up to the midpoint between `bound` and the next
+/// `f32` up; the midpoint itself rounds to whichever of the two has an even significand. The
+/// midpoint needs one bit more than an `f32` has, so it is exact in `f64`. Above `f32::MAX` the
+/// next value up is 2^128 (infinity), whose midpoint with `f32::MAX`, 2^128 - 2^103, already
+/// rounds to infinity.
+fn largest_f64_rounding_at_or_below(bound: f32) -> f64 {
+    /// 2^128 - 2^103: where rounding to `f32` overflows to infinity.
+    const OVERFLOW: f64 = 340_282_356_779_733_661_637_539_395_458_142_568_448.0;
+    if bound == f32::NEG_INFINITY {
+        return -OVERFLOW;
+    }
+    let next_up = if bound == f32::MAX {
+        2.0 * OVERFLOW - f64::from(f32::MAX)
+    } else {
+        f64::from(bound.next_up())
+    };
+    let midpoint = (f64::from(bound) + next_up) / 2.0;
+    if bound.to_bits() & 1 == 0 {
+        midpoint
+    } else {
+        midpoint.next_down()
+    }
+}
+
+/// Every leaf of an ensemble with its tree index.
+fn leaves(spec: &EnsembleSpec) -> impl Iterator<Item = (usize, &[f64])> {
+    spec.trees.iter().enumerate().flat_map(|(tree_idx, tree)| {
+        tree.nodes.iter().filter_map(move |node| match node {
+            NodeSpec::Leaf { values } => Some((tree_idx, values.as_slice())),
+            NodeSpec::Split { .. } => None,
+        })
+    })
+}
+
+/// The class a one-hot leaf votes for: `Some` when exactly one value is 1 and the rest are 0.
+fn one_hot_class(values: &[f64]) -> Option<usize> {
+    let class = values.iter().position(|&value| value == 1.0)?;
+    let rest_zero = values
+        .iter()
+        .enumerate()
+        .all(|(idx, &value)| idx == class || value == 0.0);
+    rest_zero.then_some(class)
+}
+
+/// Checks that no row's summed leaves plus base value can reach infinity (which a post-transform
+/// would turn into NaN): per output, the sum over trees of the largest magnitude a leaf holds.
+fn check_no_overflow(spec: &EnsembleSpec) -> Result<(), EnsembleError> {
+    let mut bound: Vec<f64> = spec.base_values.iter().map(|base| base.abs()).collect();
+    let mut tree_max = vec![0.0_f64; spec.n_outputs];
+    for tree in &spec.trees {
+        tree_max.fill(0.0);
+        for node in &tree.nodes {
+            if let NodeSpec::Leaf { values } = node {
+                for (max, value) in tree_max.iter_mut().zip(values) {
+                    *max = max.max(value.abs());
+                }
+            }
+        }
+        for (total, max) in bound.iter_mut().zip(&tree_max) {
+            *total += max;
+        }
+    }
+    match bound.iter().position(|total| !total.is_finite()) {
+        Some(output) => Err(EnsembleError::ScoreOverflow { output }),
+        None => Ok(()),
+    }
+}
+
+/// Checks that a tree is a proper tree over the ensemble's features and outputs.
 fn check_tree(
     tree_idx: usize,
     tree: &TreeSpec,
     n_features: usize,
-    n_classes: usize,
-) -> Result<(), ForestError> {
+    n_outputs: usize,
+) -> Result<(), EnsembleError> {
     let n_nodes = tree.nodes.len();
     if n_nodes == 0 {
-        return Err(ForestError::EmptyTree { tree: tree_idx });
+        return Err(EnsembleError::EmptyTree { tree: tree_idx });
     }
     let mut n_parents = vec![0_u8; n_nodes];
     for (node_idx, node) in tree.nodes.iter().enumerate() {
-        match *node {
-            NodeSpec::Split {
+        match node {
+            &NodeSpec::Split {
                 feature,
                 threshold,
                 left,
                 right,
+                threshold_type,
+                ..
             } => {
                 for child in [left, right] {
                     if child <= node_idx || child >= n_nodes {
-                        return Err(ForestError::ChildOutOfRange {
+                        return Err(EnsembleError::ChildOutOfRange {
                             tree: tree_idx,
                             node: node_idx,
                             child,
@@ -382,7 +632,7 @@ fn check_tree(
                     n_parents[child] = n_parents[child].saturating_add(1);
                 }
                 if feature >= n_features {
-                    return Err(ForestError::FeatureOutOfRange {
+                    return Err(EnsembleError::FeatureOutOfRange {
                         tree: tree_idx,
                         node: node_idx,
                         feature,
@@ -390,19 +640,33 @@ fn check_tree(
                     });
                 }
                 if !threshold.is_finite() {
-                    return Err(ForestError::NonFiniteThreshold {
+                    return Err(EnsembleError::NonFiniteThreshold {
                         tree: tree_idx,
                         node: node_idx,
                     });
                 }
-            }
-            NodeSpec::Leaf { class } => {
-                if class >= n_classes {
-                    return Err(ForestError::ClassOutOfRange {
+                if threshold_type == ThresholdType::F32 && f64::from(threshold as f32) != threshold
+                {
+                    return Err(EnsembleError::NotAnF32Threshold {
                         tree: tree_idx,
                         node: node_idx,
-                        class,
-                        n_classes,
+                        threshold,
+                    });
+                }
+            }
+            NodeSpec::Leaf { values } => {
+                if values.len() != n_outputs {
+                    return Err(EnsembleError::LeafWidth {
+                        tree: tree_idx,
+                        node: node_idx,
+                        n_values: values.len(),
+                        n_outputs,
+                    });
+                }
+                if !values.iter().all(|value| value.is_finite()) {
+                    return Err(EnsembleError::NonFiniteLeafValue {
+                        tree: tree_idx,
+                        node: node_idx,
                     });
                 }
             }
@@ -415,7 +679,7 @@ fn check_tree(
         .enumerate()
         .find(|&(node_idx, &count)| count != u8::from(node_idx != 0))
     {
-        Some((node_idx, _)) => Err(ForestError::NotATree {
+        Some((node_idx, _)) => Err(EnsembleError::NotATree {
             tree: tree_idx,
             node: node_idx,
         }),
@@ -431,36 +695,43 @@ fn to_u32(value: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifact::Side;
 
     fn split(feature: usize, threshold: f64, left: usize, right: usize) -> NodeSpec {
-        NodeSpec::Split {
-            feature,
-            threshold,
-            left,
-            right,
-        }
+        NodeSpec::split(feature, threshold, left, right)
     }
 
     fn leaf(class: usize) -> NodeSpec {
-        NodeSpec::Leaf { class }
+        NodeSpec::one_hot_leaf(class, 3)
     }
 
-    fn forest_of(trees: Vec<Vec<NodeSpec>>) -> ForestSpec {
-        ForestSpec {
+    fn ensemble_of(trees: Vec<Vec<NodeSpec>>) -> EnsembleSpec {
+        EnsembleSpec {
             n_features: 2,
-            n_classes: 3,
+            n_outputs: 3,
+            aggregation: Aggregation::Average,
+            base_values: vec![0.0; 3],
+            post_transform: PostTransform::None,
             trees: trees.into_iter().map(|nodes| TreeSpec { nodes }).collect(),
         }
     }
 
-    /// Compiles a one-tree forest and returns the error, if any.
-    fn check(nodes: Vec<NodeSpec>) -> Result<(), ForestError> {
-        CompiledForest::compile(&forest_of(vec![nodes])).map(|_| ())
+    fn compile(spec: &EnsembleSpec) -> Result<CompiledEnsemble, ArtifactError> {
+        CompiledEnsemble::compile(spec, &ModelLimits::default())
+    }
+
+    /// Compiles a one-tree ensemble and returns the structural error, if any.
+    fn check(nodes: Vec<NodeSpec>) -> Option<EnsembleError> {
+        match compile(&ensemble_of(vec![nodes])) {
+            Ok(_) => None,
+            Err(ArtifactError::InvalidEnsemble(error)) => Some(error),
+            Err(other) => panic!("not a structural error: {other}"),
+        }
     }
 
     #[test]
     fn a_proper_tree_compiles() {
-        assert_eq!(check(vec![split(0, 0.5, 1, 2), leaf(0), leaf(2)]), Ok(()));
+        assert_eq!(check(vec![split(0, 0.5, 1, 2), leaf(0), leaf(2)]), None);
     }
 
     #[test]
@@ -468,7 +739,7 @@ mod tests {
         let cases = [
             (
                 vec![split(0, 0.5, 1, 9), leaf(0), leaf(1)],
-                ForestError::ChildOutOfRange {
+                EnsembleError::ChildOutOfRange {
                     tree: 0,
                     node: 0,
                     child: 9,
@@ -478,7 +749,7 @@ mod tests {
             (
                 // A child pointing back at its parent would loop forever.
                 vec![split(0, 0.5, 1, 2), split(1, 0.5, 0, 2), leaf(1)],
-                ForestError::ChildOutOfRange {
+                EnsembleError::ChildOutOfRange {
                     tree: 0,
                     node: 1,
                     child: 0,
@@ -487,15 +758,15 @@ mod tests {
             ),
             (
                 vec![split(0, 0.5, 1, 1), leaf(0)],
-                ForestError::NotATree { tree: 0, node: 1 },
+                EnsembleError::NotATree { tree: 0, node: 1 },
             ),
             (
                 vec![split(0, 0.5, 1, 2), leaf(0), leaf(1), leaf(2)],
-                ForestError::NotATree { tree: 0, node: 3 },
+                EnsembleError::NotATree { tree: 0, node: 3 },
             ),
             (
                 vec![split(2, 0.5, 1, 2), leaf(0), leaf(1)],
-                ForestError::FeatureOutOfRange {
+                EnsembleError::FeatureOutOfRange {
                     tree: 0,
                     node: 0,
                     feature: 2,
@@ -503,56 +774,194 @@ mod tests {
                 },
             ),
             (
-                vec![split(0, 0.5, 1, 2), leaf(0), leaf(3)],
-                ForestError::ClassOutOfRange {
+                vec![split(0, 0.5, 1, 2), leaf(0), NodeSpec::leaf(vec![1.0])],
+                EnsembleError::LeafWidth {
                     tree: 0,
                     node: 2,
-                    class: 3,
-                    n_classes: 3,
+                    n_values: 1,
+                    n_outputs: 3,
                 },
             ),
             (
-                vec![split(0, f64::INFINITY, 1, 2), leaf(0), leaf(1)],
-                ForestError::NonFiniteThreshold { tree: 0, node: 0 },
+                vec![NodeSpec::leaf(vec![0.0, f64::NAN, 1.0])],
+                EnsembleError::NonFiniteLeafValue { tree: 0, node: 0 },
             ),
-            (vec![], ForestError::EmptyTree { tree: 0 }),
+            (
+                vec![split(0, f64::INFINITY, 1, 2), leaf(0), leaf(1)],
+                EnsembleError::NonFiniteThreshold { tree: 0, node: 0 },
+            ),
+            (
+                vec![
+                    NodeSpec::Split {
+                        feature: 0,
+                        threshold: 0.1,
+                        left: 1,
+                        right: 2,
+                        comparison: Comparison::LessOrEqual,
+                        threshold_type: ThresholdType::F32,
+                        missing_goes: Side::Right,
+                    },
+                    leaf(0),
+                    leaf(1),
+                ],
+                EnsembleError::NotAnF32Threshold {
+                    tree: 0,
+                    node: 0,
+                    threshold: 0.1,
+                },
+            ),
+            (vec![], EnsembleError::EmptyTree { tree: 0 }),
         ];
         for (nodes, expected) in cases {
-            assert_eq!(check(nodes), Err(expected));
+            assert_eq!(check(nodes), Some(expected));
         }
-        assert_eq!(
-            CompiledForest::compile(&forest_of(vec![])).map(|_| ()),
-            Err(ForestError::Empty)
-        );
+        assert!(matches!(
+            compile(&ensemble_of(vec![])),
+            Err(ArtifactError::InvalidEnsemble(EnsembleError::Empty))
+        ));
+    }
+
+    #[test]
+    fn refuses_bad_base_values_a_lone_softmax_and_overflowing_leaves() {
+        let mut spec = ensemble_of(vec![vec![leaf(0)]]);
+        spec.base_values = vec![0.0; 2];
+        assert!(matches!(
+            compile(&spec),
+            Err(ArtifactError::InvalidEnsemble(
+                EnsembleError::BadBaseValues { n_outputs: 3 }
+            ))
+        ));
+        spec.base_values = vec![0.0, f64::NAN, 0.0];
+        assert!(compile(&spec).is_err());
+
+        let mut lone = ensemble_of(vec![vec![NodeSpec::leaf(vec![1.0])]]);
+        lone.n_outputs = 1;
+        lone.base_values = vec![0.0];
+        lone.post_transform = PostTransform::Softmax;
+        assert!(matches!(
+            compile(&lone),
+            Err(ArtifactError::InvalidEnsemble(EnsembleError::SoftmaxOfOne))
+        ));
+
+        let huge = || {
+            vec![
+                split(0, 0.0, 1, 2),
+                NodeSpec::leaf(vec![0.0, 1e308, 0.0]),
+                leaf(1),
+            ]
+        };
+        let overflowing = ensemble_of(vec![huge(), huge()]);
+        assert!(matches!(
+            compile(&overflowing),
+            Err(ArtifactError::InvalidEnsemble(
+                EnsembleError::ScoreOverflow { output: 1 }
+            ))
+        ));
+    }
+
+    #[test]
+    fn refuses_each_count_beyond_its_limit() {
+        // Three trees of 3, 5 and 1 nodes; depths 1, 2 and 0.
+        let spec = ensemble_of(vec![
+            vec![split(0, 0.5, 1, 2), leaf(0), leaf(2)],
+            vec![
+                split(0, 0.5, 1, 2),
+                leaf(0),
+                split(1, 0.1, 3, 4),
+                leaf(1),
+                leaf(2),
+            ],
+            vec![leaf(1)],
+        ]);
+        let exactly = ModelLimits {
+            max_trees: 3,
+            max_nodes: 9,
+            max_depth: 2,
+            max_outputs: 3,
+            max_features: 2,
+            max_leaf_values: 18,
+            ..ModelLimits::default()
+        };
+        assert!(CompiledEnsemble::compile(&spec, &exactly).is_ok());
+        for (limits, what, found) in [
+            (
+                ModelLimits {
+                    max_trees: 2,
+                    ..exactly
+                },
+                Limited::Trees,
+                3,
+            ),
+            (
+                ModelLimits {
+                    max_nodes: 8,
+                    ..exactly
+                },
+                Limited::Nodes,
+                9,
+            ),
+            (
+                ModelLimits {
+                    max_depth: 1,
+                    ..exactly
+                },
+                Limited::Depth,
+                2,
+            ),
+            (
+                ModelLimits {
+                    max_outputs: 2,
+                    ..exactly
+                },
+                Limited::Outputs,
+                3,
+            ),
+            (
+                ModelLimits {
+                    max_features: 1,
+                    ..exactly
+                },
+                Limited::Features,
+                2,
+            ),
+            (
+                ModelLimits {
+                    max_leaf_values: 17,
+                    ..exactly
+                },
+                Limited::LeafValues,
+                18,
+            ),
+        ] {
+            match CompiledEnsemble::compile(&spec, &limits) {
+                Err(ArtifactError::OverLimit(exceeded)) => {
+                    assert_eq!((exceeded.what, exceeded.found), (what, found));
+                }
+                other => panic!("{what:?}: expected a refusal, got {other:?}"),
+            }
+        }
     }
 
     #[test]
     fn splits_send_equal_values_left_like_smartcore() {
-        let forest = CompiledForest::compile(&forest_of(vec![vec![
+        let ensemble = compile(&ensemble_of(vec![vec![
             split(1, 0.5, 1, 2),
             leaf(0),
             leaf(2),
         ]]))
         .unwrap();
-        assert_eq!(forest.votes(&[9.0, 0.5]).unwrap().winner, 0);
-        assert_eq!(forest.votes(&[9.0, 0.500_000_1]).unwrap().winner, 2);
-    }
-
-    #[test]
-    fn ties_go_to_the_lowest_class_index() {
-        // Two trees: one votes class 2, one votes class 1.
-        let forest =
-            CompiledForest::compile(&forest_of(vec![vec![leaf(2)], vec![leaf(1)]])).unwrap();
-        let votes = forest.votes(&[0.0, 0.0]).unwrap();
-        assert_eq!(votes.counts, vec![0, 1, 1]);
-        assert_eq!(votes.winner, 1);
+        assert_eq!(ensemble.scores(&[9.0, 0.5]).unwrap(), vec![1.0, 0.0, 0.0]);
+        assert_eq!(
+            ensemble.scores(&[9.0, 0.500_000_1]).unwrap(),
+            vec![0.0, 0.0, 1.0]
+        );
     }
 
     #[test]
     fn rejects_bad_rows_naming_the_position() {
-        let forest = CompiledForest::compile(&forest_of(vec![vec![leaf(0)]])).unwrap();
+        let ensemble = compile(&ensemble_of(vec![vec![leaf(0)]])).unwrap();
         assert_eq!(
-            forest.votes(&[1.0]),
+            ensemble.scores(&[1.0]),
             Err(InputError::WrongFeatureCount {
                 row: None,
                 expected: 2,
@@ -560,7 +969,7 @@ mod tests {
             })
         );
         assert_eq!(
-            forest.votes(&[1.0, f64::NAN]),
+            ensemble.scores(&[1.0, f64::NAN]),
             Err(InputError::NonFinite {
                 row: None,
                 index: 1
@@ -568,114 +977,273 @@ mod tests {
         );
         let batch = ndarray::array![[0.0, 1.0], [f64::NEG_INFINITY, 0.0]];
         assert_eq!(
-            forest.votes_batch(batch.view(), 1),
+            ensemble.scores_batch(batch.view(), 1),
             Err(InputError::NonFinite {
                 row: Some(1),
                 index: 0
             })
         );
         assert_eq!(
-            forest.votes_batch(ndarray::Array2::zeros((0, 2)).view(), 1),
+            ensemble.scores_batch(ndarray::Array2::zeros((0, 2)).view(), 1),
             Err(InputError::EmptyBatch)
         );
     }
 
-    /// A forest of random deep trees, for checking the interleaved walks against a plain one.
-    fn random_forest(n_trees: usize, seed: u64) -> ForestSpec {
+    /// The `f32` values a test of the `f32` compilation goes through: zeros, the smallest and
+    /// largest magnitudes, powers of two (where the spacing changes), and a spread of others.
+    fn awkward_f32s() -> Vec<f32> {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            f32::MIN_POSITIVE,
+            f32::MIN_POSITIVE.next_down(),
+            f32::from_bits(1),
+            f32::MAX,
+            f32::MAX.next_down(),
+            1.0,
+            1.0_f32.next_up(),
+            1.0_f32.next_down(),
+            0.1,
+            0.5,
+            16_777_216.0,
+            16_777_217.0,
+            3.402_823e38,
+        ];
+        let mut state = 0x2545_f491_u32;
+        for _ in 0..2000 {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let candidate = f32::from_bits(state);
+            if candidate.is_finite() {
+                values.push(candidate);
+            }
+        }
+        let negated: Vec<f32> = values.iter().map(|value| -value).collect();
+        values.extend(negated);
+        values
+    }
+
+    #[test]
+    fn f32_splits_compile_to_the_exact_f64_boundary() {
+        for threshold in awkward_f32s() {
+            for comparison in [Comparison::LessOrEqual, Comparison::Less] {
+                let passes = |value: f64| match comparison {
+                    Comparison::LessOrEqual => (value as f32) <= threshold,
+                    Comparison::Less => (value as f32) < threshold,
+                };
+                let bound =
+                    compiled_threshold(f64::from(threshold), comparison, ThresholdType::F32);
+                // Rounding is monotonic, so the boundary and the value just above it decide all.
+                assert!(
+                    passes(bound),
+                    "{comparison:?} {threshold:e}: {bound:e} should pass"
+                );
+                let above = bound.next_up();
+                if above.is_finite() {
+                    assert!(
+                        !passes(above),
+                        "{comparison:?} {threshold:e}: {above:e} should not pass"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn f32_boundaries_fall_on_midpoints_as_ties_to_even_says() {
+        // 1.0 has an even significand: the midpoint to the next f32 up rounds down to it.
+        let midpoint_up = 1.0 + 2f64.powi(-24);
+        assert_eq!(largest_f64_rounding_at_or_below(1.0), midpoint_up);
+        assert_eq!(midpoint_up as f32, 1.0);
+        // The next f32 up is odd: the midpoint above it rounds away, to the even one.
+        let odd = 1.0_f32.next_up();
+        let midpoint = f64::from(odd) + 2f64.powi(-24);
+        assert_eq!(midpoint as f32, odd.next_up());
+        assert_eq!(largest_f64_rounding_at_or_below(odd), midpoint.next_down());
+        // f32::MAX is odd; past its midpoint with 2^128 everything rounds to infinity.
+        let overflow = 2f64.powi(128) - 2f64.powi(103);
+        assert_eq!(overflow as f32, f32::INFINITY);
+        assert_eq!(overflow.next_down() as f32, f32::MAX);
+        assert_eq!(
+            largest_f64_rounding_at_or_below(f32::MAX),
+            overflow.next_down()
+        );
+        // `< -f32::MAX` holds only for values that round to negative infinity.
+        assert_eq!(
+            largest_f64_rounding_at_or_below(f32::NEG_INFINITY),
+            -overflow
+        );
+        assert_eq!(
+            compiled_threshold(-f64::from(f32::MAX), Comparison::Less, ThresholdType::F32),
+            -overflow
+        );
+        // Zero's neighbourhood: subnormals, and both zeros compare equal.
+        let tiny = f64::from(f32::from_bits(1));
+        assert_eq!(largest_f64_rounding_at_or_below(0.0), tiny / 2.0);
+        assert_eq!(largest_f64_rounding_at_or_below(-0.0), tiny / 2.0);
+        assert_eq!(
+            largest_f64_rounding_at_or_below(-f32::from_bits(1)),
+            (-tiny / 2.0).next_down()
+        );
+    }
+
+    #[test]
+    fn f64_less_than_compiles_to_the_next_value_down() {
+        for threshold in [0.5, 0.0, -0.0, 1e-300, -f64::MAX, f64::MAX, 5e-324] {
+            let bound = compiled_threshold(threshold, Comparison::Less, ThresholdType::F64);
+            assert!(
+                bound < threshold && bound.next_up() >= threshold,
+                "{threshold:e}"
+            );
+        }
+    }
+
+    /// A deterministic stream of pseudo-random numbers.
+    fn lcg(seed: u64) -> impl FnMut() -> u64 {
         let mut state = seed;
-        let mut next = move || {
+        move || {
             state = state
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1_442_695_040_888_963_407);
             state >> 33
-        };
+        }
+    }
+
+    /// An ensemble of random deep trees with every kind of split, for checking the interleaved
+    /// walks against the reference walk. `leaf_values` makes a leaf from the stream.
+    fn random_ensemble(
+        n_trees: usize,
+        seed: u64,
+        leaf_values: &dyn Fn(&mut dyn FnMut() -> u64) -> Vec<f64>,
+    ) -> EnsembleSpec {
+        let mut next = lcg(seed);
         let trees = (0..n_trees)
             .map(|_| {
-                let mut nodes = vec![leaf(0)];
+                let mut nodes = vec![NodeSpec::leaf(leaf_values(&mut next))];
                 // Grow by replacing random leaves with splits; children always come later.
                 for _ in 0..40 {
                     let target = (next() as usize) % nodes.len();
                     if let NodeSpec::Leaf { .. } = nodes[target] {
                         let left = nodes.len();
-                        nodes.push(leaf((next() % 3) as usize));
-                        nodes.push(leaf((next() % 3) as usize));
-                        let threshold = (next() % 1000) as f64 / 500.0 - 1.0;
-                        nodes[target] = split((next() % 2) as usize, threshold, left, left + 1);
-                    }
-                }
-                TreeSpec { nodes }
-            })
-            .collect();
-        ForestSpec {
-            n_features: 2,
-            n_classes: 3,
-            trees,
-        }
-    }
-
-    /// The obvious walk, straight from the spec.
-    fn reference_votes(spec: &ForestSpec, row: &[f64]) -> Vec<u32> {
-        let mut counts = vec![0; spec.n_classes];
-        for tree in &spec.trees {
-            let mut node = 0;
-            loop {
-                match tree.nodes[node] {
-                    NodeSpec::Split {
-                        feature,
-                        threshold,
-                        left,
-                        right,
-                    } => {
-                        node = if row[feature] <= threshold {
-                            left
-                        } else {
-                            right
+                        nodes.push(NodeSpec::leaf(leaf_values(&mut next)));
+                        nodes.push(NodeSpec::leaf(leaf_values(&mut next)));
+                        let threshold = f64::from(((next() % 1000) as f32) / 500.0 - 1.0);
+                        nodes[target] = NodeSpec::Split {
+                            feature: (next() % 2) as usize,
+                            threshold,
+                            left,
+                            right: left + 1,
+                            comparison: if next().is_multiple_of(2) {
+                                Comparison::LessOrEqual
+                            } else {
+                                Comparison::Less
+                            },
+                            threshold_type: if next().is_multiple_of(2) {
+                                ThresholdType::F64
+                            } else {
+                                ThresholdType::F32
+                            },
+                            missing_goes: Side::Right,
                         };
                     }
-                    NodeSpec::Leaf { class } => {
-                        counts[class] += 1;
-                        break;
-                    }
+                }
+                nodes
+            })
+            .collect();
+        ensemble_of(trees)
+    }
+
+    /// Rows spread over the thresholds' range, plus rows sitting on and next to thresholds.
+    fn probing_rows(spec: &EnsembleSpec) -> Vec<[f64; 2]> {
+        let mut rows: Vec<[f64; 2]> = (0..101)
+            .map(|idx| [(idx as f64 * 0.37).sin(), (idx as f64 * 0.11).cos()])
+            .collect();
+        for node in spec.trees.iter().flat_map(|tree| &tree.nodes) {
+            if let &NodeSpec::Split { threshold, .. } = node {
+                let f32_edge = largest_f64_rounding_at_or_below(threshold as f32);
+                for value in [
+                    threshold,
+                    threshold.next_up(),
+                    threshold.next_down(),
+                    f32_edge,
+                    f32_edge.next_up(),
+                ] {
+                    rows.push([value, value]);
                 }
             }
         }
-        counts
+        rows
     }
 
-    #[test]
-    fn interleaved_walks_match_a_plain_walk() {
-        let spec = random_forest(37, 11);
-        let forest = CompiledForest::compile(&spec).unwrap();
-        let rows: Vec<[f64; 2]> = (0..101)
-            .map(|idx| [(idx as f64 * 0.37).sin(), (idx as f64 * 0.11).cos()])
-            .collect();
+    fn check_against_reference(spec: &EnsembleSpec) {
+        let ensemble = compile(spec).unwrap();
+        let rows = probing_rows(spec);
         let flat: Vec<f64> = rows.iter().flatten().copied().collect();
         let batch = ndarray::Array2::from_shape_vec((rows.len(), 2), flat).unwrap();
-        let table = forest.votes_batch(batch.view(), 1).unwrap();
+        let table = ensemble.scores_batch(batch.view(), 1).unwrap();
         for (row_idx, row) in rows.iter().enumerate() {
-            let expected = reference_votes(&spec, row);
-            assert_eq!(forest.votes(row).unwrap().counts, expected, "row {row_idx}");
+            let expected = spec.reference_scores(row).unwrap();
             assert_eq!(
-                &table[row_idx * 3..row_idx * 3 + 3],
+                ensemble.scores(row).unwrap(),
+                expected,
+                "row {row_idx}: {row:?}"
+            );
+            assert_eq!(
+                &table[row_idx * 3..][..3],
                 expected.as_slice(),
                 "batch row {row_idx}"
             );
         }
         // A column-major view gives the same table.
         let transposed = batch.t().to_owned();
-        assert_eq!(forest.votes_batch(transposed.t(), 1).unwrap(), table);
+        assert_eq!(ensemble.scores_batch(transposed.t(), 1).unwrap(), table);
         // So does a batch split over threads.
         let big = ndarray::Array2::from_shape_fn((3000, 2), |(row, col)| {
             ((row * 7 + col * 3) as f64 * 0.13).sin()
         });
-        let split_table = forest.votes_batch(big.view(), 3).unwrap();
-        assert_eq!(split_table, forest.votes_batch(big.view(), 1).unwrap());
+        let split_table = ensemble.scores_batch(big.view(), 3).unwrap();
+        assert_eq!(split_table, ensemble.scores_batch(big.view(), 1).unwrap());
         for row_idx in [0, 1023, 1024, 2999] {
             let row = big.row(row_idx).to_vec();
             assert_eq!(
-                &split_table[row_idx * 3..row_idx * 3 + 3],
-                reference_votes(&spec, &row).as_slice()
+                &split_table[row_idx * 3..][..3],
+                spec.reference_scores(&row).unwrap().as_slice()
             );
+        }
+    }
+
+    #[test]
+    fn interleaved_walks_of_voting_trees_match_the_reference_walk() {
+        let spec = random_ensemble(37, 11, &|next| {
+            let mut values = vec![0.0; 3];
+            values[(next() % 3) as usize] = 1.0;
+            values
+        });
+        let ensemble = compile(&spec).unwrap();
+        assert!(matches!(ensemble.leaves, Leaves::OneHot { .. }));
+        check_against_reference(&spec);
+    }
+
+    #[test]
+    fn interleaved_walks_of_weighted_trees_match_the_reference_walk() {
+        let weights = |next: &mut dyn FnMut() -> u64| {
+            (0..3)
+                .map(|_| (next() % 200) as f64 / 100.0 - 1.0)
+                .collect()
+        };
+        for (aggregation, post_transform) in [
+            (Aggregation::Average, PostTransform::None),
+            (Aggregation::Sum, PostTransform::Logistic),
+            (Aggregation::Sum, PostTransform::Softmax),
+        ] {
+            let mut spec = random_ensemble(21, 5, &weights);
+            spec.aggregation = aggregation;
+            spec.post_transform = post_transform;
+            spec.base_values = vec![0.25, -0.5, 0.0];
+            let ensemble = compile(&spec).unwrap();
+            assert!(matches!(ensemble.leaves, Leaves::Vectors { .. }));
+            check_against_reference(&spec);
         }
     }
 }

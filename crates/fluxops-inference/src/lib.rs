@@ -1,46 +1,83 @@
-//! The FluxOps inference core: the model artifact format, a compiled random forest, and fast,
+//! The FluxOps inference core: the model artifact format, a compiled tree ensemble, and fast,
 //! validated prediction.
 //!
 //! This crate does no I/O: it takes bytes and values and returns values. It has no async runtime,
 //! no Azure SDK and no smartcore, so the HTTP handler that depends on it stays small. The trainer
-//! (`fluxops-trainer`) produces [`ModelArtifact`]s, the registry (`fluxops-store`) stores their
-//! bytes, and the handler (`fluxops-handler`) turns them into a [`Model`] and predicts.
+//! (`fluxops-trainer`) and the importer produce [`ModelArtifact`]s, the registry
+//! (`fluxops-store`) stores their bytes, and the handler (`fluxops-handler`) turns them into a
+//! [`Model`] and predicts.
 //!
-//! The way in is [`Model::from_json`]; then [`Model::predict_one`] or [`Model::predict_batch`].
+//! An artifact (format version 2, `docs/artifact-format.md`) holds one general tree ensemble
+//! ([`EnsembleSpec`]: leaves with value vectors, averaged or summed, plus base values and a
+//! post-transform) and a [`Schema`] that says whether it is a classifier, with integer or string
+//! labels, or a regressor. Format-1 artifacts (voting smartcore forests) load too.
+//!
+//! The way in is [`Model::from_json`], within [`ModelLimits`]; then [`Model::predictor`] and
+//! [`Predictor::predict_one`] or [`Predictor::predict_batch`]. A producer checks what it built
+//! with [`Predictor::new`] before it writes the artifact:
 //!
 //! ```
-//! use fluxops_inference::{ForestSpec, Model, ModelArtifact, NodeSpec, TreeSpec};
-//! // One stump: feature 0 <= 0.5 votes class 0 (label -1), otherwise class 1 (label 1).
-//! let forest = ForestSpec {
+//! use fluxops_inference::{
+//!     Aggregation, ClassLabel, ClassLabels, EnsembleSpec, ModelLimits, NodeSpec, PostTransform,
+//!     Prediction, Predictor, Schema, Task, TreeSpec,
+//! };
+//! // One stump: x <= 0.5 votes for class 0 ("cold"), otherwise for class 1 ("warm").
+//! let ensemble = EnsembleSpec {
 //!     n_features: 1,
-//!     n_classes: 2,
+//!     n_outputs: 2,
+//!     aggregation: Aggregation::Average,
+//!     base_values: vec![0.0, 0.0],
+//!     post_transform: PostTransform::None,
 //!     trees: vec![TreeSpec {
 //!         nodes: vec![
-//!             NodeSpec::Split { feature: 0, threshold: 0.5, left: 1, right: 2 },
-//!             NodeSpec::Leaf { class: 0 },
-//!             NodeSpec::Leaf { class: 1 },
+//!             NodeSpec::split(0, 0.5, 1, 2),
+//!             NodeSpec::leaf(vec![1.0, 0.0]),
+//!             NodeSpec::leaf(vec![0.0, 1.0]),
 //!         ],
 //!     }],
 //! };
-//! let bytes = ModelArtifact::with_placeholder_metadata(forest, &["x"], &[-1, 1]).to_json();
-//! let model = Model::from_json(&bytes)?;
-//! assert_eq!(model.predict_one(&[0.9])?.label, 1);
-//! assert!(model.predict_one(&[f64::NAN]).is_err());
+//! let schema = Schema {
+//!     feature_names: vec!["x".to_owned()],
+//!     task: Task::Classifier {
+//!         labels: ClassLabels::Strings(vec!["cold".to_owned(), "warm".to_owned()]),
+//!     },
+//! };
+//! let predictor = Predictor::new(schema, &ensemble, &ModelLimits::default())?;
+//! let Prediction::Class(prediction) = predictor.predict_one(&[0.9])? else {
+//!     unreachable!("a classifier predicts classes");
+//! };
+//! assert_eq!(prediction.label, ClassLabel::String("warm"));
+//! assert_eq!(prediction.probabilities, vec![0.0, 1.0]);
+//! assert!(predictor.predict_one(&[f64::NAN]).is_err());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
 
 mod artifact;
+mod ensemble;
 mod error;
-mod forest;
-mod metrics;
+mod evaluation;
+mod limits;
 mod model;
+mod predictor;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use artifact::{
-    Algorithm, FORMAT_VERSION, ModelArtifact, ModelMetadata, RANDOM_FOREST, TrainingData,
-    forest_sha256, sha256_hex,
+    Aggregation, Algorithm, ClassLabels, Comparison, EnsembleSpec, FORMAT_VERSION, ModelArtifact,
+    ModelMetadata, NodeSpec, Origin, PostTransform, Schema, Side, Task, ThresholdType,
+    TrainingData, TreeSpec, ensemble_sha256, sha256_hex,
 };
-pub use error::{ArtifactError, ForestError, InputError};
-pub use forest::{CompiledForest, ForestSpec, NodeSpec, PARALLEL_MIN_ROWS, TreeSpec, Votes};
-pub use metrics::{AveragedMetrics, ClassMetrics, Evaluation};
-pub use model::{BatchPrediction, Model, Prediction};
+pub use error::{ArtifactError, EnsembleError, InputError, LimitExceeded, Limited};
+pub use evaluation::{
+    AveragedScores, ClassScores, ClassificationEvaluation, Evaluation, RegressionEvaluation,
+};
+pub use limits::{
+    DEFAULT_MAX_DEPTH, DEFAULT_MAX_FEATURES, DEFAULT_MAX_LEAF_VALUES, DEFAULT_MAX_METADATA_VALUES,
+    DEFAULT_MAX_MODEL_BYTES, DEFAULT_MAX_NODES, DEFAULT_MAX_OUTPUTS, DEFAULT_MAX_TREES,
+    ModelLimits,
+};
+pub use model::Model;
+pub use predictor::{
+    BatchPrediction, ClassBatch, ClassLabel, ClassPrediction, Prediction, Predictor,
+};

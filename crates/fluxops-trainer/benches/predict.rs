@@ -7,7 +7,7 @@
 use std::sync::LazyLock;
 
 use divan::{Bencher, black_box};
-use fluxops_inference::Model;
+use fluxops_inference::{BatchPrediction, Model, ModelLimits, Prediction};
 use fluxops_telemetry::Metrics;
 use fluxops_trainer::{Dataset, Silent, TrainOptions, train};
 use ndarray::Array2;
@@ -21,7 +21,8 @@ static MODEL: LazyLock<Model> = LazyLock::new(|| {
         &Metrics::default(),
     )
     .expect("reference model trains");
-    Model::from_json(&outcome.artifact.to_json()).expect("reference model loads")
+    Model::from_json(&outcome.artifact.to_json(), &ModelLimits::default())
+        .expect("reference model loads")
 });
 
 /// Rows the model has not seen (another seed).
@@ -37,8 +38,12 @@ fn single_row(bencher: Bencher) {
         row_idx = (row_idx + 1) % rows.nrows();
         let row = rows.row(row_idx);
         MODEL
+            .predictor()
             .predict_one(black_box(row.as_slice().unwrap_or_default()))
-            .map(|prediction| prediction.label)
+            .map(|prediction| match prediction {
+                Prediction::Class(class) => class.class_index,
+                Prediction::Values(values) => values.len(),
+            })
     });
 }
 
@@ -49,8 +54,9 @@ fn batch(bencher: Bencher, n_rows: usize) {
         .counter(divan::counter::ItemsCount::new(n_rows))
         .bench_local(|| {
             MODEL
+                .predictor()
                 .predict_batch(black_box(rows.view()))
-                .map(|batch| batch.labels.len())
+                .map(|batch| predicted_rows(&batch))
         });
 }
 
@@ -62,9 +68,18 @@ fn batch_on_all_cores(bencher: Bencher, n_rows: usize) {
         .counter(divan::counter::ItemsCount::new(n_rows))
         .bench_local(|| {
             MODEL
+                .predictor()
                 .predict_batch_on_threads(black_box(rows.view()), n_threads)
-                .map(|batch| batch.labels.len())
+                .map(|batch| predicted_rows(&batch))
         });
+}
+
+/// Rows in a batch's answer, so that the answer is used.
+fn predicted_rows(batch: &BatchPrediction) -> usize {
+    match batch {
+        BatchPrediction::Classes(classes) => classes.class_indices.len(),
+        BatchPrediction::Values(values) => values.nrows(),
+    }
 }
 
 fn main() {

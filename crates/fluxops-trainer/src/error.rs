@@ -141,5 +141,5 @@ pub enum TrainError {
     },
     /// The compiled forest is invalid.
     #[error("compiled forest is invalid: {0}")]
-    Forest(#[from] fluxops_inference::ForestError),
+    Forest(#[from] fluxops_inference::ArtifactError),
 }

@@ -38,7 +38,8 @@ pub async fn publish(
     outcome: &TrainOutcome,
     registry: &fluxops_store::Registry,
 ) -> fluxops_store::Result<fluxops_store::Latest> {
-    let metrics_json = serde_json::to_vec_pretty(&outcome.report).unwrap_or_default();
+    let metrics_json = serde_json::to_vec_pretty(&outcome.report)
+        .expect("a training report is plain data with string keys");
     registry
         .publish(
             &outcome.report.name,

@@ -8,7 +8,13 @@ use crate::train::TrainOutcome;
 pub fn render_report(outcome: &TrainOutcome) -> String {
     let report = &outcome.report;
     let evaluation = &report.evaluation;
-    let algorithm = &outcome.artifact.metadata.algorithm;
+    let parameters = &outcome.artifact.metadata.algorithm.parameters;
+    let parameter = |name: &str| {
+        parameters
+            .get(name)
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    };
     let data = &report.training_data;
     let mut text = String::new();
     let _ = writeln!(text, "model     {} version {}", report.name, report.version);
@@ -20,12 +26,13 @@ pub fn render_report(outcome: &TrainOutcome) -> String {
     let _ = writeln!(
         text,
         "forest    {} trees, max depth {}, {} shards, seed {}",
-        algorithm.n_trees,
-        algorithm
-            .max_depth
+        parameter("n_trees"),
+        parameters
+            .get("max_depth")
+            .and_then(serde_json::Value::as_u64)
             .map_or_else(|| "unlimited".to_owned(), |depth| depth.to_string()),
-        algorithm.n_shards,
-        algorithm.seed
+        parameter("n_shards"),
+        parameter("seed")
     );
     let _ = writeln!(
         text,
@@ -59,9 +66,13 @@ pub fn render_report(outcome: &TrainOutcome) -> String {
         text,
         "\nconfusion matrix (rows: true class, columns: predicted)"
     );
-    let labels = &outcome.artifact.metadata.class_labels;
+    let labels: Vec<i64> = evaluation
+        .per_class
+        .iter()
+        .map(|class| class.label)
+        .collect();
     let _ = write!(text, "{:>12}", "");
-    for label in labels {
+    for label in &labels {
         let _ = write!(text, " {label:>8}");
     }
     let _ = writeln!(text);

@@ -1,11 +1,16 @@
 //! Fitting smartcore forests and compiling them into the inference core's format.
 //!
+//! A smartcore forest is the ensemble "one-hot leaves, average" (`EnsembleSpec::voting`): each
+//! leaf votes for one class, and a class's probability is its share of the votes.
+//!
 //! smartcore 0.7 keeps its trees private; its serde form is the only way to read them. The
 //! structs below mirror that form field for field with `deny_unknown_fields`, so a smartcore
 //! release that changes it fails loudly here (and in this module's tests) instead of compiling a
 //! wrong forest. The version is pinned with `=0.7.0` in the workspace manifest.
 
-use fluxops_inference::{ForestSpec, NodeSpec, TreeSpec};
+use fluxops_inference::{
+    ClassLabels, EnsembleSpec, ModelLimits, NodeSpec, Prediction, Predictor, Schema, Task, TreeSpec,
+};
 use ndarray::{Array1, Array2};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -124,7 +129,7 @@ pub fn compile(forest: SmartcoreForest, n_features: usize) -> Result<CompiledSha
                 tree.num_features
             )));
         }
-        trees.push(compile_tree(tree_idx, &tree.nodes)?);
+        trees.push(compile_tree(tree_idx, &tree.nodes, classes.len())?);
         smartcore_trees.push(smartcore_tree);
     }
     Ok(CompiledShard {
@@ -135,26 +140,55 @@ pub fn compile(forest: SmartcoreForest, n_features: usize) -> Result<CompiledSha
     })
 }
 
-/// smartcore sends a row to `true_child` when `row[split_feature] <= split_value`; a node without
-/// a `true_child` is a leaf whose `output` is an index into the forest's sorted classes.
-fn compile_tree(tree_idx: usize, nodes: &[NodeLayout]) -> Result<TreeSpec, TrainError> {
+/// smartcore sends a row to `true_child` when `row[split_feature] <= split_value` (in `f64`,
+/// the split's defaults); a node without a `true_child` is a leaf whose `output` is an index into
+/// the forest's sorted classes, and votes for it.
+fn compile_tree(
+    tree_idx: usize,
+    nodes: &[NodeLayout],
+    n_classes: usize,
+) -> Result<TreeSpec, TrainError> {
     let nodes = nodes
         .iter()
         .enumerate()
         .map(|(node_idx, node)| match (node.true_child, node.false_child, node.split_value) {
-            (None, _, _) => Ok(NodeSpec::Leaf { class: node.output }),
-            (Some(left), Some(right), Some(threshold)) => Ok(NodeSpec::Split {
-                feature: node.split_feature,
+            (None, _, _) => Ok(NodeSpec::one_hot_leaf(node.output, n_classes)),
+            (Some(left), Some(right), Some(threshold)) => Ok(NodeSpec::split(
+                node.split_feature,
                 threshold,
                 left,
                 right,
-            }),
+            )),
             _ => Err(TrainError::SmartcoreLayout(format!(
                 "tree {tree_idx} node {node_idx} has a true child but no false child or split value"
             ))),
         })
         .collect::<Result<_, _>>()?;
     Ok(TreeSpec { nodes })
+}
+
+/// Compiles `trees` as a voting forest over `classes`, exactly as a served model would be.
+///
+/// The trainer checks its own work, so it warns about size instead of refusing: no limits here.
+fn voting_predictor(
+    trees: Vec<TreeSpec>,
+    n_features: usize,
+    classes: &[i32],
+) -> Result<Predictor, TrainError> {
+    let schema = Schema {
+        feature_names: (0..n_features)
+            .map(|index| format!("feature_{index}"))
+            .collect(),
+        task: Task::Classifier {
+            labels: ClassLabels::Integers(classes.iter().map(|&label| i64::from(label)).collect()),
+        },
+    };
+    let ensemble = EnsembleSpec::voting(n_features, classes.len(), trees);
+    Ok(Predictor::new(
+        schema,
+        &ensemble,
+        &ModelLimits::unlimited(),
+    )?)
 }
 
 /// Checks that the compiled trees predict exactly what smartcore predicts, tree by tree and for
@@ -164,61 +198,59 @@ pub fn check_agreement(
     shard: &CompiledShard,
     features: &Array2<f64>,
 ) -> Result<usize, TrainError> {
-    let to_class_index = |label: i32| shard.classes.binary_search(&label).ok();
-    let compiled = fluxops_inference::CompiledForest::compile(&ForestSpec {
-        n_features: features.ncols(),
-        n_classes: shard.classes.len(),
-        trees: shard.trees.clone(),
-    })?;
+    let forest = voting_predictor(shard.trees.clone(), features.ncols(), &shard.classes)?;
     let expected = shard
         .forest
         .predict(features)
         .map_err(|error| TrainError::Fit(error.to_string()))?;
-    for (row_idx, (row, &label)) in features.rows().into_iter().zip(&expected).enumerate() {
-        let row = row.to_vec();
-        let votes = compiled
-            .votes(&row)
-            .map_err(|error| TrainError::Disagreement {
-                what: format!("shard {shard_idx} row {row_idx}: {error}"),
-            })?;
-        if Some(votes.winner) != to_class_index(label) {
-            return Err(TrainError::Disagreement {
-                what: format!(
-                    "shard {shard_idx} row {row_idx}: smartcore says {label}, compiled says {}",
-                    shard.classes[votes.winner]
-                ),
-            });
-        }
-    }
+    check_rows(
+        &forest,
+        features,
+        &expected,
+        &format!("shard {shard_idx}"),
+        &shard.classes,
+    )?;
     for (tree_idx, (tree, smartcore_tree)) in
         shard.trees.iter().zip(&shard.smartcore_trees).enumerate()
     {
-        let single = fluxops_inference::CompiledForest::compile(&ForestSpec {
-            n_features: features.ncols(),
-            n_classes: shard.classes.len(),
-            trees: vec![tree.clone()],
-        })?;
+        let single = voting_predictor(vec![tree.clone()], features.ncols(), &shard.classes)?;
         let expected = smartcore_tree
             .predict(features)
             .map_err(|error| TrainError::Fit(error.to_string()))?;
-        for (row_idx, (row, &label)) in features.rows().into_iter().zip(&expected).enumerate() {
-            let winner = single
-                .votes(&row.to_vec())
-                .map_err(|error| TrainError::Disagreement {
-                    what: format!("shard {shard_idx} tree {tree_idx} row {row_idx}: {error}"),
-                })?
-                .winner;
-            if Some(winner) != to_class_index(label) {
-                return Err(TrainError::Disagreement {
-                    what: format!(
-                        "shard {shard_idx} tree {tree_idx} row {row_idx}: smartcore says {label}, compiled says {}",
-                        shard.classes[winner]
-                    ),
-                });
-            }
-        }
+        let place = format!("shard {shard_idx} tree {tree_idx}");
+        check_rows(&single, features, &expected, &place, &shard.classes)?;
     }
     Ok(features.nrows())
+}
+
+/// Checks that `compiled` predicts the label `expected` gives for every row of `features`.
+fn check_rows(
+    compiled: &Predictor,
+    features: &Array2<f64>,
+    expected: &Array1<i32>,
+    place: &str,
+    classes: &[i32],
+) -> Result<(), TrainError> {
+    for (row_idx, (row, &label)) in features.rows().into_iter().zip(expected).enumerate() {
+        let disagreement = |what: String| TrainError::Disagreement {
+            what: format!("{place} row {row_idx}: {what}"),
+        };
+        let prediction = compiled
+            .predict_one(&row.to_vec())
+            .map_err(|error| disagreement(error.to_string()))?;
+        let Prediction::Class(prediction) = prediction else {
+            return Err(disagreement(
+                "the compiled forest is not a classifier".to_owned(),
+            ));
+        };
+        if classes.get(prediction.class_index) != Some(&label) {
+            return Err(disagreement(format!(
+                "smartcore says {label}, compiled says {}",
+                prediction.label
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

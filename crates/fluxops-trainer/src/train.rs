@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use fluxops_inference::{
-    Algorithm, Evaluation, FORMAT_VERSION, ForestSpec, Model, ModelArtifact, ModelMetadata,
-    RANDOM_FOREST, TrainingData,
+    Algorithm, BatchPrediction, ClassLabels, ClassificationEvaluation, EnsembleSpec, Evaluation,
+    Model, ModelArtifact, ModelLimits, ModelMetadata, Origin, Schema, Task, TrainingData,
 };
 use ndarray::{Array1, Array2, Axis};
 use rand::SeedableRng;
@@ -78,7 +78,7 @@ pub struct MetricsReport {
     /// Model version.
     pub version: String,
     /// Evaluation on the test split.
-    pub evaluation: Evaluation,
+    pub evaluation: ClassificationEvaluation,
     /// Training data provenance.
     pub training_data: TrainingData,
     /// Rows on which the compiled forest was checked against smartcore (every test row).
@@ -177,11 +177,7 @@ pub fn train(
         rows_checked = smartcore_forest::check_agreement(shard_idx, shard, &x_test)?;
         trees.extend(shard.trees.iter().cloned());
     }
-    let forest = ForestSpec {
-        n_features: data.features.ncols(),
-        n_classes: classes.len(),
-        trees,
-    };
+    let ensemble = EnsembleSpec::voting(data.features.ncols(), classes.len(), trees);
     timings.compile = started.elapsed().as_millis();
     drop(phase);
 
@@ -189,8 +185,8 @@ pub fn train(
     let phase = metrics.trainer_phase(TrainerPhase::Evaluate);
     let started = Instant::now();
     let created_at = OffsetDateTime::now_utc();
-    let forest_sha256 = fluxops_inference::forest_sha256(&forest);
-    let version = version_name(created_at, &forest_sha256);
+    let ensemble_sha256 = fluxops_inference::ensemble_sha256(&ensemble);
+    let version = version_name(created_at, &ensemble_sha256);
     let training_data = TrainingData {
         source: data.source.clone(),
         sha256: data.sha256.clone(),
@@ -203,43 +199,67 @@ pub fn train(
         name: options.name.clone(),
         version: version.clone(),
         created_at,
-        trainer_version: env!("CARGO_PKG_VERSION").to_owned(),
-        algorithm: Algorithm {
-            name: RANDOM_FOREST.to_owned(),
-            library: "smartcore 0.7.0".to_owned(),
-            n_trees: usize::from(options.n_trees),
-            max_depth: options.max_depth,
-            min_samples_split: options.min_samples_split,
-            min_samples_leaf: 1,
-            max_features: max_features(data.features.ncols()),
-            seed: options.seed,
-            n_shards: shards.len(),
+        origin: Origin::Trained {
+            trainer_version: env!("CARGO_PKG_VERSION").to_owned(),
         },
+        algorithm: Algorithm {
+            name: "random_forest_classifier".to_owned(),
+            library: "smartcore 0.7.0".to_owned(),
+            parameters: serde_json::Map::from_iter([
+                ("n_trees".to_owned(), options.n_trees.into()),
+                ("max_depth".to_owned(), options.max_depth.into()),
+                (
+                    "min_samples_split".to_owned(),
+                    options.min_samples_split.into(),
+                ),
+                ("min_samples_leaf".to_owned(), 1.into()),
+                (
+                    "max_features".to_owned(),
+                    max_features(data.features.ncols()).into(),
+                ),
+                ("seed".to_owned(), options.seed.into()),
+                ("n_shards".to_owned(), shards.len().into()),
+            ]),
+        },
+        training_data: Some(training_data.clone()),
+        evaluation: None,
+    };
+    let schema = Schema {
         feature_names: data.feature_names.clone(),
-        class_labels: classes.clone(),
-        training_data: training_data.clone(),
-        metrics: Evaluation::from_class_indices(&classes, &[], &[]),
+        task: Task::Classifier {
+            labels: ClassLabels::Integers(classes.clone()),
+        },
     };
-    // The digest is taken once; metadata (metrics included) is not part of it.
+    // The digest is taken once; metadata (evaluation included) is not part of it.
     let mut artifact = ModelArtifact {
-        format_version: FORMAT_VERSION,
+        format_version: fluxops_inference::FORMAT_VERSION,
         metadata,
-        forest_sha256,
-        forest,
+        schema,
+        ensemble_sha256,
+        ensemble,
     };
-    // Evaluate the merged forest exactly as the handler will run it: through the artifact's checks.
+    // Evaluate the merged forest exactly as the handler will run it: through the artifact's
+    // checks (the trainer warns about size rather than refusing, so no limits here).
     let model =
-        Model::from_artifact(artifact.clone()).map_err(|error| TrainError::Disagreement {
-            what: format!("the merged forest does not load: {error}"),
+        Model::from_artifact(artifact.clone(), &ModelLimits::unlimited()).map_err(|error| {
+            TrainError::Disagreement {
+                what: format!("the merged forest does not load: {error}"),
+            }
         })?;
-    let predicted =
-        model
-            .predict_batch(x_test.view())
-            .map_err(|error| TrainError::Disagreement {
-                what: format!("the merged forest cannot predict the test split: {error}"),
-            })?;
-    let evaluation = Evaluation::from_class_indices(&classes, &y_test, &predicted.class_indices);
-    artifact.metadata.metrics = evaluation.clone();
+    let predicted = model
+        .predictor()
+        .predict_batch(x_test.view())
+        .map_err(|error| TrainError::Disagreement {
+            what: format!("the merged forest cannot predict the test split: {error}"),
+        })?;
+    let BatchPrediction::Classes(predicted) = predicted else {
+        return Err(TrainError::Disagreement {
+            what: "the merged forest is not a classifier".to_owned(),
+        });
+    };
+    let evaluation =
+        ClassificationEvaluation::from_class_indices(&classes, &y_test, &predicted.class_indices);
+    artifact.metadata.evaluation = Some(Evaluation::Classification(evaluation.clone()));
     metrics.record_trainer_accuracy(evaluation.accuracy);
     timings.evaluate = started.elapsed().as_millis();
     drop(phase);
@@ -401,13 +421,16 @@ fn fit_shards(
 }
 
 /// `20261127T220000Z-1a2b3c4d`: sorts by time, and the digest prefix tells same-second runs apart.
-fn version_name(created_at: OffsetDateTime, forest_sha256: &str) -> String {
+fn version_name(created_at: OffsetDateTime, ensemble_sha256: &str) -> String {
     let stamp = created_at
         .format(format_description!(
             "[year][month][day]T[hour][minute][second]Z"
         ))
         .unwrap_or_default();
-    format!("{stamp}-{}", &forest_sha256[..8.min(forest_sha256.len())])
+    format!(
+        "{stamp}-{}",
+        &ensemble_sha256[..8.min(ensemble_sha256.len())]
+    )
 }
 
 #[cfg(test)]
@@ -489,8 +512,8 @@ mod tests {
             &Metrics::default(),
         )
         .unwrap();
-        assert_eq!(two_threads.artifact.forest, one_thread.artifact.forest);
-        assert_eq!(two_threads.artifact.forest.trees.len(), 12);
+        assert_eq!(two_threads.artifact.ensemble, one_thread.artifact.ensemble);
+        assert_eq!(two_threads.artifact.ensemble.trees.len(), 12);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use fluxops_inference::Model;
+use fluxops_inference::{Model, ModelLimits};
 use fluxops_store::{
     AccountKey, Backend, BlobAuth, BlobSettings, BlobStore, Registry, WriteCondition,
 };
@@ -80,9 +80,16 @@ fn publishes_to_azurite_with_its_log_and_reads_data_from_a_container() {
     let bytes = runtime
         .block_on(registry.fetch("fluxops", &latest.pointer))
         .unwrap();
-    let model = Model::from_json(&bytes).unwrap();
-    assert_eq!(model.metadata().feature_names, vec!["a", "b"]);
-    assert_eq!(model.metadata().training_data.source, data_url);
+    let model = Model::from_json(&bytes, &ModelLimits::default()).unwrap();
+    assert_eq!(model.schema().feature_names, vec!["a", "b"]);
+    assert_eq!(
+        model
+            .metadata()
+            .training_data
+            .as_ref()
+            .map(|data| &data.source),
+        Some(&data_url)
+    );
 
     let run_log = format!("fluxops/{}/train.log", latest.pointer.version);
     let log = runtime

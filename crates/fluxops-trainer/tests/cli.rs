@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use fluxops_inference::Model;
+use fluxops_inference::{
+    ClassLabel, ClassLabels, Evaluation, Model, ModelLimits, Prediction, Task,
+};
 
 struct Run {
     output: Output,
@@ -75,7 +77,7 @@ fn latest_model(out_dir: &Path, name: &str) -> Model {
         serde_json::from_slice(&std::fs::read(out_dir.join(name).join("latest.json")).unwrap())
             .unwrap();
     let path = out_dir.join(pointer["path"].as_str().unwrap());
-    Model::from_json(&std::fs::read(path).unwrap()).unwrap()
+    Model::from_json(&std::fs::read(path).unwrap(), &ModelLimits::default()).unwrap()
 }
 
 #[test]
@@ -89,9 +91,18 @@ fn trains_a_three_class_model_with_arbitrary_labels() {
         "{stdout}"
     );
     let model = latest_model(&run.out_dir, "three");
-    assert_eq!(model.metadata().class_labels, vec![-5, 7, 42]);
-    assert_eq!(model.metadata().feature_names, vec!["x", "y", "z"]);
-    assert_eq!(model.predict_one(&[42.0, 0.0, 1.0]).unwrap().label, 42);
+    assert_eq!(
+        model.schema().task,
+        Task::Classifier {
+            labels: ClassLabels::Integers(vec![-5, 7, 42])
+        }
+    );
+    assert_eq!(model.schema().feature_names, vec!["x", "y", "z"]);
+    let prediction = model.predictor().predict_one(&[42.0, 0.0, 1.0]).unwrap();
+    assert!(
+        matches!(prediction, Prediction::Class(ref class) if class.label == ClassLabel::Integer(42)),
+        "{prediction:?}"
+    );
     let version_folder = run.out_dir.join("three").join(&model.metadata().version);
     let metrics: serde_json::Value =
         serde_json::from_slice(&std::fs::read(version_folder.join("metrics.json")).unwrap())
@@ -152,8 +163,11 @@ fn synthetic_reference_data_needs_no_file() {
         String::from_utf8_lossy(&output.stderr)
     );
     let model = latest_model(folder.path(), "fluxops");
-    assert_eq!(model.n_features(), 10);
-    assert!(model.metadata().metrics.accuracy > 0.85);
+    assert_eq!(model.predictor().n_features(), 10);
+    assert!(matches!(
+        model.metadata().evaluation,
+        Some(Evaluation::Classification(ref evaluation)) if evaluation.accuracy > 0.85
+    ));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use fluxops_inference::{AveragedMetrics, Evaluation};
+use fluxops_inference::{AveragedScores, ClassificationEvaluation, Evaluation, Origin};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -28,17 +28,17 @@ pub(crate) struct ModelInfo {
     feature_names: Vec<String>,
     /// Class labels, in class order.
     classes: Vec<i64>,
-    /// Evaluation on the held-out test split.
-    metrics: MetricsInfo,
-    /// Where the training data came from (path, URL or `synthetic:<rows>:<seed>`).
-    training_data: String,
+    /// Evaluation on the held-out test split, when the model is a classifier that has one.
+    metrics: Option<MetricsInfo>,
+    /// Where the training data came from (path, URL or `synthetic:<rows>:<seed>`), if known.
+    training_data: Option<String>,
     /// When training finished.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     trained_at: OffsetDateTime,
-    /// Version of the trainer that made the model.
+    /// Version of the trainer (or importer) that made the model.
     trainer_version: String,
-    /// Hex SHA-256 of the forest content, as the artifact records it.
+    /// Hex SHA-256 of the ensemble content, as the artifact records it.
     forest_sha256: String,
     /// Registry location and key the artifact was loaded from.
     source: String,
@@ -47,22 +47,15 @@ pub(crate) struct ModelInfo {
 /// The algorithm and its parameters.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AlgorithmInfo {
-    /// Algorithm name, `random_forest_classifier`.
+    /// Algorithm name, e.g. `random_forest_classifier`.
     name: String,
     /// Library and version that fitted the trees.
     library: String,
-    /// Number of trees.
-    n_trees: usize,
-    /// Maximum tree depth, if limited.
-    max_depth: Option<u16>,
-    /// Minimum rows a node needs to be split.
-    min_samples_split: usize,
-    /// Minimum rows in a leaf.
-    min_samples_leaf: usize,
-    /// Features tried at each split.
-    max_features: usize,
-    /// Random seed.
-    seed: u64,
+    /// The parameters as the library names them (for smartcore forests `n_trees`, `max_depth`,
+    /// `min_samples_split`, `min_samples_leaf`, `max_features`, `seed`, `n_shards`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    parameters: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Test-split evaluation.
@@ -108,8 +101,8 @@ pub(crate) struct ClassInfo {
     support: usize,
 }
 
-impl From<&AveragedMetrics> for AveragedInfo {
-    fn from(metrics: &AveragedMetrics) -> Self {
+impl From<&AveragedScores> for AveragedInfo {
+    fn from(metrics: &AveragedScores) -> Self {
         AveragedInfo {
             precision: metrics.precision,
             recall: metrics.recall,
@@ -118,8 +111,8 @@ impl From<&AveragedMetrics> for AveragedInfo {
     }
 }
 
-impl From<&Evaluation> for MetricsInfo {
-    fn from(evaluation: &Evaluation) -> Self {
+impl From<&ClassificationEvaluation> for MetricsInfo {
+    fn from(evaluation: &ClassificationEvaluation) -> Self {
         MetricsInfo {
             n_samples: evaluation.n_samples,
             accuracy: evaluation.accuracy,
@@ -161,21 +154,27 @@ pub(crate) async fn model_info(State(state): State<AppState>) -> Result<Json<Mod
         algorithm: AlgorithmInfo {
             name: algorithm.name.clone(),
             library: algorithm.library.clone(),
-            n_trees: algorithm.n_trees,
-            max_depth: algorithm.max_depth,
-            min_samples_split: algorithm.min_samples_split,
-            min_samples_leaf: algorithm.min_samples_leaf,
-            max_features: algorithm.max_features,
-            seed: algorithm.seed,
+            parameters: algorithm.parameters.clone(),
         },
-        n_features: model.n_features(),
-        feature_names: metadata.feature_names.clone(),
-        classes: metadata.class_labels.clone(),
-        metrics: (&metadata.metrics).into(),
-        training_data: metadata.training_data.source.clone(),
+        n_features: model.predictor().n_features(),
+        feature_names: model.schema().feature_names.clone(),
+        classes: loaded.labels.clone(),
+        metrics: match &metadata.evaluation {
+            Some(Evaluation::Classification(evaluation)) => Some(evaluation.into()),
+            _ => None,
+        },
+        training_data: metadata
+            .training_data
+            .as_ref()
+            .map(|data| data.source.clone()),
         trained_at: metadata.created_at,
-        trainer_version: metadata.trainer_version.clone(),
-        forest_sha256: model.forest_sha256().to_owned(),
+        trainer_version: match &metadata.origin {
+            Origin::Trained { trainer_version } => trainer_version.clone(),
+            Origin::Imported {
+                importer_version, ..
+            } => importer_version.clone(),
+        },
+        forest_sha256: model.ensemble_sha256().to_owned(),
         source: loaded.source.clone(),
     }))
 }

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use fluxops_inference::{BatchPrediction, Prediction};
 use fluxops_telemetry::Metrics;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
@@ -190,13 +191,18 @@ fn predict_one(
     metrics: &Metrics,
     started: Instant,
 ) -> Result<Response, ApiError> {
-    let model = &loaded.model;
-    let prediction = model
+    let predictor = loaded.model.predictor();
+    let prediction = predictor
         .predict_one(features)
-        .map_err(|error| ApiError::from_input(error, model.n_features()))?;
-    metrics.record_predictions(&loaded.version, &[prediction.label], started.elapsed());
+        .map_err(|error| ApiError::from_input(error, predictor.n_features()))?;
+    // `LoadedModel` admits integer-label classifiers only.
+    let Prediction::Class(prediction) = prediction else {
+        return Err(ApiError::Internal);
+    };
+    let label = loaded.labels[prediction.class_index];
+    metrics.record_predictions(&loaded.version, &[label], started.elapsed());
     let body = SinglePrediction {
-        prediction: prediction.label,
+        prediction: label,
         confidence: prediction.confidence,
         probability: Probabilities {
             keys: &loaded.class_keys,
@@ -215,15 +221,23 @@ async fn predict_batch(
 ) -> Result<Response, ApiError> {
     // A full batch takes milliseconds: run it where it cannot hold up other requests.
     tokio::task::spawn_blocking(move || {
-        let model = &loaded.model;
-        let n_features = model.n_features();
-        let batch = model
+        let predictor = loaded.model.predictor();
+        let n_features = predictor.n_features();
+        let batch = predictor
             .rows_to_batch(&instances)
-            .and_then(|rows| model.predict_batch(rows.view()))
+            .and_then(|rows| predictor.predict_batch(rows.view()))
             .map_err(|error| ApiError::from_input(error, n_features))?;
-        metrics.record_predictions(&loaded.version, &batch.labels, started.elapsed());
-        let predictions = batch
-            .labels
+        // `LoadedModel` admits integer-label classifiers only.
+        let BatchPrediction::Classes(batch) = batch else {
+            return Err(ApiError::Internal);
+        };
+        let labels: Vec<i64> = batch
+            .class_indices
+            .iter()
+            .map(|&class| loaded.labels[class])
+            .collect();
+        metrics.record_predictions(&loaded.version, &labels, started.elapsed());
+        let predictions = labels
             .iter()
             .zip(batch.probabilities.rows())
             .enumerate()

@@ -4,7 +4,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use fluxops_handler::{Application, Config};
-use fluxops_inference::{ForestSpec, ModelArtifact, NodeSpec, TreeSpec};
+use fluxops_inference::ModelArtifact;
+use fluxops_inference::testing::{Stump, stump_artifact};
 use fluxops_store::Registry;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -33,30 +34,8 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 /// second), with `labels` as the two class labels. For the seed request, stumps on features 0,
 /// 2 and 4 (values 0.1, 0.3, 0.5) vote the first class and two vote the second: 0.6 / 0.4.
 pub fn stumps(labels: [i64; 2]) -> ModelArtifact {
-    let trees = (0..5)
-        .map(|tree| TreeSpec {
-            nodes: vec![
-                NodeSpec::Split {
-                    feature: tree * 2,
-                    threshold: 0.5,
-                    left: 1,
-                    right: 2,
-                },
-                NodeSpec::Leaf { class: 0 },
-                NodeSpec::Leaf { class: 1 },
-            ],
-        })
-        .collect();
-    let forest = ForestSpec {
-        n_features: N_FEATURES,
-        n_classes: 2,
-        trees,
-    };
-    let names: Vec<String> = (0..N_FEATURES)
-        .map(|index| format!("feature_{index}"))
-        .collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    ModelArtifact::with_placeholder_metadata(forest, &names, &labels)
+    let stumps: Vec<Stump> = (0..5).map(|tree| Stump::new(tree * 2, 0.5)).collect();
+    stump_artifact(N_FEATURES, &labels, &stumps)
 }
 
 /// An artifact's bytes under the registry name and version it will be published as.

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use fluxops_inference::{NodeSpec, forest_sha256};
+use fluxops_inference::{NodeSpec, ensemble_sha256};
 
 use crate::helpers::{SEED_REQUEST, artifact_bytes, publish, spawn_app, stumps};
 
@@ -85,9 +85,9 @@ async fn a_tampered_artifact_is_refused_and_the_old_model_keeps_serving() {
     let mut tampered = stumps([0, 1]);
     tampered.metadata.name = "fluxops".to_owned();
     tampered.metadata.version = "v2".to_owned();
-    // Change the forest after its digest was recorded: the registry's digest of the file still
-    // matches (it is computed on these bytes), but the artifact's own forest digest does not.
-    if let NodeSpec::Split { threshold, .. } = &mut tampered.forest.trees[0].nodes[0] {
+    // Change the ensemble after its digest was recorded: the registry's digest of the file still
+    // matches (it is computed on these bytes), but the artifact's own ensemble digest does not.
+    if let NodeSpec::Split { threshold, .. } = &mut tampered.ensemble.trees[0].nodes[0] {
         *threshold = 99.0;
     }
     publish(&app.registry, "v2", tampered.to_json()).await;
@@ -113,14 +113,14 @@ async fn a_broken_forest_with_a_matching_digest_is_refused() {
     let mut broken = stumps([0, 1]);
     broken.metadata.name = "fluxops".to_owned();
     broken.metadata.version = "v2".to_owned();
-    if let NodeSpec::Split { right, .. } = &mut broken.forest.trees[0].nodes[0] {
+    if let NodeSpec::Split { right, .. } = &mut broken.ensemble.trees[0].nodes[0] {
         *right = 7;
     }
-    broken.forest_sha256 = forest_sha256(&broken.forest);
+    broken.ensemble_sha256 = ensemble_sha256(&broken.ensemble);
     publish(&app.registry, "v2", broken.to_json()).await;
     let health = wait_for_problem(&app).await;
     let problem = health["registry"]["problem"].as_str().unwrap_or_default();
-    assert!(problem.contains("invalid forest"), "{problem}");
+    assert!(problem.contains("invalid ensemble"), "{problem}");
     assert_eq!(health["model"]["version"], "v1");
     app.stop().await;
 }
