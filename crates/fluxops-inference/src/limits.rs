@@ -5,17 +5,18 @@ use crate::error::{LimitExceeded, Limited};
 
 /// Default for [`ModelLimits::max_model_bytes`]: 128 MiB.
 ///
-/// Loading an artifact at this size, built to cost the most memory per byte the other caps allow,
-/// peaks below 1 GiB of resident memory (measured; see `docs/artifact-format.md`), which leaves a
-/// 2 GB Functions instance room for the model already serving, the process and its requests. The
-/// handler reads its cap from `FLUXOPS_MAX_MODEL_BYTES`; no more than 256 MiB is ever a safe
-/// setting on such an instance.
+/// Loading an artifact of this size peaked at 335 to 437 MB of resident memory (realistic and
+/// hostile documents, measured; about 600 MB for the costliest mix the other caps allow; see
+/// `docs/artifact-format.md`), which leaves a 2 GB Functions instance room for the model already
+/// serving, the process and its requests. The handler reads its cap from
+/// `FLUXOPS_MAX_MODEL_BYTES`; at 256 MiB, the most the design allows, the costliest load would
+/// approach 1.2 GB.
 pub const DEFAULT_MAX_MODEL_BYTES: usize = 128 * 1024 * 1024;
 
 /// Default for [`ModelLimits::max_trees`].
 pub const DEFAULT_MAX_TREES: usize = 100_000;
 
-/// Default for [`ModelLimits::max_nodes`]: 2^22, about 64 MiB compiled.
+/// Default for [`ModelLimits::max_nodes`]: 2^22, about 80 MiB compiled (20 bytes a node).
 pub const DEFAULT_MAX_NODES: usize = 4_194_304;
 
 /// Default for [`ModelLimits::max_depth`].

@@ -533,7 +533,16 @@ pub(crate) fn finalize(
 /// Hex SHA-256 of an ensemble's canonical JSON: compact, fields in declaration order, default
 /// split settings left out, floats in their shortest round-trip form.
 pub fn ensemble_sha256(ensemble: &EnsembleSpec) -> String {
-    sha256_hex(&serde_json::to_vec(ensemble).expect("an ensemble is plain data with string keys"))
+    canonical_sha256(ensemble)
+}
+
+/// Hex SHA-256 of a value's compact JSON, hashed as it is written rather than kept: a large
+/// model is not copied to be verified.
+pub(crate) fn canonical_sha256(value: &impl Serialize) -> String {
+    let mut hasher = Sha256::new();
+    serde_json::to_writer(&mut hasher, value)
+        .expect("artifact types are plain data with string keys");
+    hex::encode(hasher.finalize())
 }
 
 /// Hex SHA-256 of some bytes: the digest the artifact, the registry pointer and training-data

@@ -13,7 +13,7 @@ use crate::evaluation::{ClassificationEvaluation, Evaluation};
 
 use super::{
     Algorithm, ClassLabels, EnsembleSpec, ModelArtifact, ModelMetadata, NodeSpec, Origin, Schema,
-    Task, TrainingData, TreeSpec, sha256_hex,
+    Task, TrainingData, TreeSpec, canonical_sha256,
 };
 
 #[derive(Deserialize)]
@@ -88,9 +88,7 @@ enum NodeV1 {
 /// in range, labels unique and ascending) and converts it.
 pub(super) fn parse(bytes: &[u8]) -> Result<ModelArtifact, ArtifactError> {
     let artifact: ArtifactV1 = serde_json::from_slice(bytes)?;
-    let computed = sha256_hex(
-        &serde_json::to_vec(&artifact.forest).expect("a forest is plain data with string keys"),
-    );
+    let computed = canonical_sha256(&artifact.forest);
     if computed != artifact.forest_sha256 {
         return Err(ArtifactError::DigestMismatch {
             recorded: artifact.forest_sha256,
