@@ -128,6 +128,14 @@ fn what_format_1_refused_stays_refused() {
         Err(ArtifactError::Inconsistent(_))
     ));
 
+    // One label fewer than the forest's classes: format 2 would read the forest as binary.
+    let mut short = original.clone();
+    short["metadata"]["class_labels"] = serde_json::json!([-3, 7]);
+    assert!(matches!(
+        load(&short),
+        Err(ArtifactError::Inconsistent(message)) if message.contains("2 class labels for a forest of 3 classes")
+    ));
+
     let mut surprise = original;
     surprise["forest"]["surprise"] = true.into();
     assert!(matches!(load(&surprise), Err(ArtifactError::Json(_))));

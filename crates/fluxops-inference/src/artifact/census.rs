@@ -47,7 +47,11 @@ pub(super) fn check(bytes: &[u8], limits: &ModelLimits) -> Result<u32, ArtifactE
                 };
                 (forest.n_features, forest.n_classes, trees)
             }
-            (2, Some(ensemble), _) => (ensemble.n_features, ensemble.n_outputs, ensemble.trees),
+            (2, Some(ensemble), _) => (
+                ensemble.n_features,
+                ensemble.n_outputs.max(ensemble.base_values.0),
+                ensemble.trees,
+            ),
             // A document without its trees: the real parse says what is missing.
             _ => return Ok(census.format_version),
         };
@@ -129,6 +133,9 @@ enum LabelsCensus {
 struct EnsembleCensus {
     n_features: usize,
     n_outputs: usize,
+    /// One per output; counted so a long list is refused before it is parsed.
+    #[serde(default)]
+    base_values: SeqLen,
     trees: TreesCensus,
 }
 

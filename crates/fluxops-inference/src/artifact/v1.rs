@@ -85,7 +85,7 @@ enum NodeV1 {
 }
 
 /// Parses a version-1 document, checks what version 1 promised (its forest digest, leaf classes
-/// in range, labels unique and ascending) and converts it.
+/// in range, one label per class, labels unique and ascending) and converts it.
 pub(super) fn parse(bytes: &[u8]) -> Result<ModelArtifact, ArtifactError> {
     let artifact: ArtifactV1 = serde_json::from_slice(bytes)?;
     let computed = canonical_sha256(&artifact.forest);
@@ -96,6 +96,15 @@ pub(super) fn parse(bytes: &[u8]) -> Result<ModelArtifact, ArtifactError> {
         });
     }
     let metadata = artifact.metadata;
+    // Format 2 reads one output for two labels as a binary score, so a format-1 forest with
+    // fewer classes than labels would predict a class its trees never vote for.
+    if metadata.class_labels.len() != artifact.forest.n_classes {
+        return Err(ArtifactError::Inconsistent(format!(
+            "{} class labels for a forest of {} classes",
+            metadata.class_labels.len(),
+            artifact.forest.n_classes
+        )));
+    }
     if !metadata.class_labels.is_sorted_by(|a, b| a < b) {
         return Err(ArtifactError::Inconsistent(
             "class labels must be unique and ascending".to_owned(),
