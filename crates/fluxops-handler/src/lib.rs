@@ -36,8 +36,8 @@ mod state;
 mod watcher;
 
 pub use config::{
-    Config, ConfigError, MAX_BATCH_VAR, MAX_BODY_VAR, MODEL_NAME_VAR, MODEL_SOURCE_VAR, PORT_VAR,
-    REFRESH_VAR,
+    Config, ConfigError, MAX_BATCH_VAR, MAX_BODY_VAR, MAX_MODEL_BYTES_VAR, MODEL_NAME_VAR,
+    MODEL_SOURCE_VAR, PORT_VAR, REFRESH_VAR,
 };
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 pub use middleware::REQUEST_ID_HEADER;

@@ -18,7 +18,7 @@ use crate::watcher;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartupError {
-    /// `FLUXOPS_MODEL_SOURCE` names no registry the store can open.
+    /// The registry the configuration names cannot be opened.
     #[error("cannot open the model registry named by FLUXOPS_MODEL_SOURCE")]
     Registry {
         /// What the store said (it names the source, without any credential).
@@ -52,7 +52,7 @@ pub struct Application {
 impl Application {
     /// Opens the registry and binds the listener; nothing is served or loaded yet.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let registry = Registry::open(&config.model_source)
+        let registry = Registry::from_settings(config.registry.clone())
             .map_err(|source| StartupError::Registry { source })?;
         let requested = SocketAddr::new(config.host, config.port);
         let bind_error = |source| StartupError::Bind {
@@ -95,13 +95,10 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let state = AppState::new(&self.config, self.metrics);
-        let source = &self.config.model_source;
-        let blob_container = fluxops_store::is_blob_url(source).then(|| source.clone());
         let watcher = tokio::spawn(watcher::watch(
             self.registry,
             state.clone(),
-            self.config.refresh_interval,
-            blob_container,
+            watcher::WatchSettings::from(&self.config),
         ));
         tracing::info!(address = %self.address, "listening");
         // Without TCP_NODELAY small responses wait for the client's delayed ACK (40 ms).

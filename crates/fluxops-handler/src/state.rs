@@ -28,15 +28,25 @@ struct Shared {
     metrics: Metrics,
 }
 
-/// Request limits, from the configuration.
+/// What one request may ask of the handler, from the configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
-    /// Most rows one batch request may carry.
+    /// Most rows one batch request may carry (`FLUXOPS_MAX_BATCH`).
     pub max_batch: usize,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes (`FLUXOPS_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
-    /// Longest a request may take.
+    /// Longest a request may take, body upload included.
     pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_batch: 1000,
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// A verified model and where it came from.
@@ -112,11 +122,7 @@ impl AppState {
             shared: Arc::new(Shared {
                 model: ArcSwapOption::empty(),
                 registry: ArcSwap::default(),
-                limits: Limits {
-                    max_batch: config.max_batch,
-                    max_body_bytes: config.max_body_bytes,
-                    request_timeout: config.request_timeout,
-                },
+                limits: config.limits,
                 model_name: config.model_name.clone(),
                 metrics,
             }),

@@ -3,35 +3,43 @@
 use std::time::Duration;
 
 use fluxops_inference::{Model, ModelLimits};
-use fluxops_store::{ETag, ErrorKind, Latest, Registry};
+use fluxops_store::{ByteLimit, ETag, ErrorKind, Latest, Registry};
 use fluxops_telemetry::ModelReload;
 use tokio::time::MissedTickBehavior;
 use tracing::Instrument;
 
+use crate::config::{Config, MAX_MODEL_BYTES_VAR};
 use crate::state::{AppState, LoadedModel};
 
-/// Checks the registry now and then every `interval`, forever; run it as a task and abort it to
-/// stop.
+/// How the watcher works, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WatchSettings {
+    /// How often the pointer is checked.
+    pub(crate) interval: Duration,
+    /// Largest artifact read, in bytes.
+    pub(crate) max_model_bytes: usize,
+}
+
+impl From<&Config> for WatchSettings {
+    fn from(config: &Config) -> Self {
+        WatchSettings {
+            interval: config.refresh_interval,
+            max_model_bytes: config.max_model_bytes,
+        }
+    }
+}
+
+/// Checks the registry now and then every `settings.interval`, forever; run it as a task and
+/// abort it to stop.
 ///
-/// A new version is fetched (digest-checked by the registry), verified and swapped in only when
-/// the pointer's tag changes. A refused artifact is logged and remembered by its tag, so it is not
-/// downloaded again until the pointer moves; the current model keeps serving meanwhile.
-///
-/// `blob_container` is the registry's container URL when it is in Blob Storage: artifact
-/// downloads are then reported as dependencies on it.
-pub(crate) async fn watch(
-    registry: Registry,
-    state: AppState,
-    interval: Duration,
-    blob_container: Option<String>,
-) {
-    let mut watcher = Watcher {
-        registry,
-        state,
-        handled: None,
-        blob_container,
-    };
-    let mut ticker = tokio::time::interval(interval);
+/// A new version is fetched (digest-checked by the registry, and never more than
+/// `settings.max_model_bytes` read), verified and swapped in only when the pointer's tag
+/// changes. A refused artifact is logged and remembered by its tag, so it is not downloaded again
+/// until the pointer moves; the current model keeps serving meanwhile. Reads from a Blob Storage
+/// registry are reported as dependencies.
+pub(crate) async fn watch(registry: Registry, state: AppState, settings: WatchSettings) {
+    let mut watcher = Watcher::new(registry, state, settings.max_model_bytes);
+    let mut ticker = tokio::time::interval(settings.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
@@ -46,6 +54,8 @@ struct Watcher {
     handled: Option<(ETag, Option<String>)>,
     /// The container URL of a Blob Storage registry.
     blob_container: Option<String>,
+    /// Caps on the artifact: its bytes (also the registry's read limit) and its structure.
+    model_limits: ModelLimits,
 }
 
 /// Why a published version is not being served.
@@ -57,6 +67,20 @@ enum LoadFailure {
 }
 
 impl Watcher {
+    fn new(registry: Registry, state: AppState, max_model_bytes: usize) -> Self {
+        let blob_container = registry.kind().blob_container_url().map(str::to_owned);
+        Watcher {
+            registry,
+            state,
+            handled: None,
+            blob_container,
+            model_limits: ModelLimits {
+                max_model_bytes,
+                ..ModelLimits::default()
+            },
+        }
+    }
+
     async fn check(&mut self) {
         let name = self.state.model_name().to_owned();
         let latest = match self.registry.latest(&name).await {
@@ -129,7 +153,11 @@ impl Watcher {
 
     async fn load(&self, name: &str, latest: &Latest) -> Result<LoadedModel, LoadFailure> {
         let pointer = &latest.pointer;
-        let fetch = self.registry.fetch(name, pointer);
+        let limit = ByteLimit::new(
+            self.model_limits.max_model_bytes as u64,
+            MAX_MODEL_BYTES_VAR,
+        );
+        let fetch = self.registry.fetch_within(name, pointer, limit);
         let fetched = match &self.blob_container {
             Some(container) => {
                 fluxops_telemetry::trace_blob_read(container, &pointer.path, fetch).await
@@ -137,19 +165,18 @@ impl Watcher {
             None => fetch.await,
         };
         let bytes = fetched.map_err(|error| match error.kind() {
-            ErrorKind::Integrity | ErrorKind::NotFound | ErrorKind::InvalidInput => {
-                LoadFailure::Refused(error.to_string())
-            }
+            ErrorKind::Integrity
+            | ErrorKind::NotFound
+            | ErrorKind::InvalidInput
+            | ErrorKind::TooLarge => LoadFailure::Refused(error.to_string()),
             _ => LoadFailure::Transient(error.to_string()),
         })?;
         // Parsing and compiling a large forest takes milliseconds: keep it off the request workers.
-        let model =
-            tokio::task::spawn_blocking(move || Model::from_json(&bytes, &ModelLimits::default()))
-                .await
-                .map_err(|error| {
-                    LoadFailure::Refused(format!("verification did not finish: {error}"))
-                })?
-                .map_err(|error| LoadFailure::Refused(error.to_string()))?;
+        let limits = self.model_limits;
+        let model = tokio::task::spawn_blocking(move || Model::from_json(&bytes, &limits))
+            .await
+            .map_err(|error| LoadFailure::Refused(format!("verification did not finish: {error}")))?
+            .map_err(|error| LoadFailure::Refused(error.to_string()))?;
         let metadata = model.metadata();
         if metadata.name != name || metadata.version != pointer.version {
             return Err(LoadFailure::Refused(format!(
@@ -239,12 +266,11 @@ mod tests {
             unreachable: AtomicBool::new(false),
         });
         let registry = Registry::new(backend.clone());
-        let watcher = Watcher {
-            registry: registry.clone(),
-            state: AppState::new(&Config::default(), Default::default()),
-            handled: None,
-            blob_container: None,
-        };
+        let watcher = Watcher::new(
+            registry.clone(),
+            AppState::new(&Config::default(), Default::default()),
+            Config::default().max_model_bytes,
+        );
         (watcher, backend, registry)
     }
 

@@ -271,10 +271,8 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
 
 #[tokio::test]
 async fn a_stalled_body_times_out_with_a_json_error() {
-    let config = fluxops_handler::Config {
-        request_timeout: Duration::from_millis(300),
-        ..test_config()
-    };
+    let mut config = test_config();
+    config.limits.request_timeout = Duration::from_millis(300);
     let app = spawn_app_with(config, Some(stumps([0, 1]))).await;
     app.wait_for_version("v1").await;
     let mut stream = TcpStream::connect(("127.0.0.1", app.port))

@@ -6,7 +6,7 @@ use std::time::Duration;
 use fluxops_handler::{Application, Config};
 use fluxops_inference::ModelArtifact;
 use fluxops_inference::testing::{Stump, stump_artifact};
-use fluxops_store::Registry;
+use fluxops_store::{AzureEnvironment, Registry, RegistrySettings};
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -160,21 +160,33 @@ pub async fn spawn_app() -> TestApp {
     app
 }
 
-/// A handler with `config` (its model source is replaced by a fresh registry folder), with
-/// `model` published as `v1` before it starts, if given. Does not wait for the model.
+/// Registry settings for a source (a folder, or a Blob container URL of Azurite's development
+/// account, which the store signs with Azurite's published key).
+pub fn registry_settings(source: &str) -> RegistrySettings {
+    RegistrySettings::from_source(source, &AzureEnvironment::default())
+        .expect("a usable test registry source")
+}
+
+/// The test's own handle on the registry at `source`.
+pub fn open_registry(source: &str) -> Registry {
+    Registry::from_settings(registry_settings(source)).expect("open the test registry")
+}
+
+/// A handler with `config` (its registry is replaced by a fresh folder), with `model` published
+/// as `v1` before it starts, if given. Does not wait for the model.
 pub async fn spawn_app_with(mut config: Config, model: Option<ModelArtifact>) -> TestApp {
     LazyLock::force(&TRACING);
     let folder = tempfile::tempdir().expect("temporary folder");
     let source = folder.path().to_str().expect("UTF-8 temp path").to_owned();
-    let registry = Registry::open(&source).expect("open the test registry");
+    let registry = open_registry(&source);
     if let Some(model) = model {
         publish(&registry, "v1", artifact_bytes(model, "v1")).await;
     }
-    config.model_source = source;
+    config.registry = registry_settings(&source);
     serve(config, registry, Some(folder)).await
 }
 
-/// A handler serving `config.model_source` as it is (a folder, or a Blob container URL), with
+/// A handler serving `config.registry` as it is (a folder, or a Blob container), with
 /// `registry` the test's own handle on the same registry. Does not wait for a model.
 pub async fn serve(
     config: Config,
