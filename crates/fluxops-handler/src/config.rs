@@ -44,7 +44,7 @@ const OWN_VARS: [&str; 7] = [
 
 /// The shortest refresh interval: 10 ms. Anything shorter only burns the registry's requests
 /// (and a zero interval would stop the watcher); tests use 50 ms, deployments 30 s.
-const MIN_REFRESH_SECS: f64 = 0.01;
+pub(crate) const MIN_REFRESH_INTERVAL: Duration = Duration::from_millis(10);
 /// The longest refresh interval: one day.
 const MAX_REFRESH_SECS: f64 = 86_400.0;
 /// The smallest model cap: below it not even a stump with its metadata fits.
@@ -189,7 +189,7 @@ impl Config {
             "a number of seconds from 0.01 to 86400, such as 30 or 0.05",
             |text| {
                 let seconds: f64 = text.parse().ok()?;
-                (MIN_REFRESH_SECS..=MAX_REFRESH_SECS)
+                (MIN_REFRESH_INTERVAL.as_secs_f64()..=MAX_REFRESH_SECS)
                     .contains(&seconds)
                     .then(|| Duration::from_secs_f64(seconds))
             },

@@ -95,7 +95,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let state = AppState::new(&self.config, self.metrics);
-        let watcher = tokio::spawn(watcher::watch(
+        let watcher = tokio::spawn(watcher::supervise(
             self.registry,
             state.clone(),
             watcher::WatchSettings::from(&self.config),

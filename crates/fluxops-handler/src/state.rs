@@ -1,6 +1,7 @@
 //! Shared state: the model being served, what the registry watcher last found, and the limits.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -23,6 +24,8 @@ pub struct AppState {
 struct Shared {
     model: ArcSwapOption<LoadedModel>,
     registry: ArcSwap<RegistryStatus>,
+    /// How often the registry watcher died and was started again.
+    watcher_restarts: AtomicU32,
     limits: Limits,
     model_name: String,
     metrics: Metrics,
@@ -59,8 +62,6 @@ pub(crate) struct LoadedModel {
     pub(crate) sha256: String,
     pub(crate) published_at: OffsetDateTime,
     pub(crate) loaded_at: OffsetDateTime,
-    /// Registry location and key of the artifact.
-    pub(crate) source: String,
     /// The class labels, in class-index order.
     pub(crate) labels: Vec<i64>,
     /// `class_<label>` per class index, made once instead of per response.
@@ -74,7 +75,6 @@ impl LoadedModel {
         version: String,
         sha256: String,
         published_at: OffsetDateTime,
-        source: String,
     ) -> Result<Self, String> {
         // String labels and regressors load in the inference core, but their responses are not
         // part of this handler's API yet.
@@ -98,7 +98,6 @@ impl LoadedModel {
             sha256,
             published_at,
             loaded_at: OffsetDateTime::now_utc(),
-            source,
             labels,
             class_keys,
         })
@@ -111,7 +110,51 @@ pub(crate) struct RegistryStatus {
     /// When the last check finished; `None` before the first.
     pub(crate) checked_at: Option<OffsetDateTime>,
     /// Why the newest published model is not the one being served, if it is not.
-    pub(crate) problem: Option<String>,
+    pub(crate) problem: Option<Problem>,
+}
+
+/// Why the newest published model is not the one being served, as anonymous callers may learn
+/// it: a stable code and a fixed message. The details (account, path, storage error) go to the
+/// logs and telemetry where they happen, never here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// The registry holds no model of the configured name.
+    NoModelYet,
+    /// The registry could not be read (unreachable, permission, a pointer whose artifact is not
+    /// there yet); the watcher retries at every check.
+    RegistryUnavailable,
+    /// The newest published version (or its pointer) failed its checks; it is not tried again
+    /// until the pointer moves.
+    ModelRefused,
+}
+
+impl Problem {
+    /// The stable code.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Problem::NoModelYet => "no_model_yet",
+            Problem::RegistryUnavailable => "registry_unavailable",
+            Problem::ModelRefused => "model_refused",
+        }
+    }
+
+    /// What it means for a caller, saying nothing about the infrastructure.
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Problem::NoModelYet => {
+                "the registry has no model of this name yet; publish one with fluxops-train or \
+                 fluxops-import"
+            }
+            Problem::RegistryUnavailable => {
+                "the model registry cannot be read right now; the handler keeps retrying, and \
+                 its logs say why"
+            }
+            Problem::ModelRefused => {
+                "the newest published version failed its checks and is not served; the logs \
+                 say why, and the previous model, if any, keeps serving"
+            }
+        }
+    }
 }
 
 impl AppState {
@@ -122,6 +165,7 @@ impl AppState {
             shared: Arc::new(Shared {
                 model: ArcSwapOption::empty(),
                 registry: ArcSwap::default(),
+                watcher_restarts: AtomicU32::new(0),
                 limits: config.limits,
                 model_name: config.model_name.clone(),
                 metrics,
@@ -154,10 +198,19 @@ impl AppState {
         self.shared.registry.load_full()
     }
 
-    pub(crate) fn set_registry_problem(&self, problem: Option<String>) {
+    pub(crate) fn set_registry_problem(&self, problem: Option<Problem>) {
         self.shared.registry.store(Arc::new(RegistryStatus {
             checked_at: Some(OffsetDateTime::now_utc()),
             problem,
         }));
+    }
+
+    /// How often the registry watcher died and was started again.
+    pub(crate) fn watcher_restarts(&self) -> u32 {
+        self.shared.watcher_restarts.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_watcher_restart(&self) {
+        self.shared.watcher_restarts.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -1,5 +1,7 @@
 //! `GET /api/model-info`: what the served model is, how it was made and how well it scored.
 //!
+//! The route is anonymous: it says nothing about where the model or its training data are stored.
+//!
 //! The wire types here are the handler's own, copied field by field from the artifact's metadata,
 //! so that the artifact format can evolve without silently changing this response.
 
@@ -30,8 +32,6 @@ pub(crate) struct ModelInfo {
     classes: Vec<i64>,
     /// Evaluation on the held-out test split, when the model is a classifier that has one.
     metrics: Option<MetricsInfo>,
-    /// Where the training data came from (path, URL or `synthetic:<rows>:<seed>`), if known.
-    training_data: Option<String>,
     /// When training finished.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -40,8 +40,6 @@ pub(crate) struct ModelInfo {
     trainer_version: String,
     /// Hex SHA-256 of the ensemble content, as the artifact records it.
     forest_sha256: String,
-    /// Registry location and key the artifact was loaded from.
-    source: String,
 }
 
 /// The algorithm and its parameters.
@@ -163,10 +161,6 @@ pub(crate) async fn model_info(State(state): State<AppState>) -> Result<Json<Mod
             Some(Evaluation::Classification(evaluation)) => Some(evaluation.into()),
             _ => None,
         },
-        training_data: metadata
-            .training_data
-            .as_ref()
-            .map(|data| data.source.clone()),
         trained_at: metadata.created_at,
         trainer_version: match &metadata.origin {
             Origin::Trained { trainer_version } => trainer_version.clone(),
@@ -175,6 +169,5 @@ pub(crate) async fn model_info(State(state): State<AppState>) -> Result<Json<Mod
             } => importer_version.clone(),
         },
         forest_sha256: model.ensemble_sha256().to_owned(),
-        source: loaded.source.clone(),
     }))
 }

@@ -97,29 +97,25 @@ impl TestApp {
             .expect("POST reaches the handler")
     }
 
-    /// Polls `/api/health` until it reports `version`.
-    pub async fn wait_for_version(&self, version: &str) -> Value {
-        for _ in 0..200 {
-            let response = self.get("/api/health").await;
-            let health: Value = response.json().await.expect("health is JSON");
-            if health["model"]["version"] == version {
-                return health;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the handler never served version {version}");
+    /// Polls `/api/health` until `done` holds for its body (see [`wait_for_health`]).
+    pub async fn wait_for_health(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        wait_for_health(&self.client, &self.address, what, done).await
     }
 
-    /// Polls `/api/health` until the registry watcher has checked at least once.
-    pub async fn wait_for_first_check(&self) -> Value {
-        for _ in 0..200 {
-            let health: Value = self.get("/api/health").await.json().await.expect("JSON");
-            if !health["registry"]["checked_at"].is_null() {
-                return health;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the registry watcher never checked");
+    /// Polls `/api/health` until it reports `version` as the model served.
+    pub async fn wait_for_version(&self, version: &str) -> Value {
+        self.wait_for_health(&format!("serving {version}"), |health| {
+            health["model"]["version"] == version
+        })
+        .await
+    }
+
+    /// Polls `/api/health` until it reports the problem `code`.
+    pub async fn wait_for_problem(&self, code: &str) -> Value {
+        self.wait_for_health(&format!("problem {code}"), |health| {
+            health["problem"]["code"] == code
+        })
+        .await
     }
 
     /// Stops the handler gracefully and waits for it to finish.
@@ -212,6 +208,30 @@ pub async fn serve(
         stop: Some(stop),
         served: Some(served),
     }
+}
+
+/// Polls `<base>/api/health` every 10 ms until `done` holds for its JSON body and returns the
+/// body; panics, saying `what` it waited for and the last body, after 10 s.
+pub async fn wait_for_health(
+    client: &reqwest::Client,
+    base: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let url = format!("{base}/api/health");
+    let mut last = Value::Null;
+    for _ in 0..1000 {
+        if let Ok(response) = client.get(&url).send().await
+            && let Ok(health) = response.json::<Value>().await
+        {
+            if done(&health) {
+                return health;
+            }
+            last = health;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("waited 10 s for the handler's health to show {what}; last: {last}");
 }
 
 /// The JSON body of a response, checking that it is declared as JSON.

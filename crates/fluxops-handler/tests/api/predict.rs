@@ -1,3 +1,4 @@
+use fluxops_inference::TrainingData;
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -73,8 +74,18 @@ async fn integers_and_a_json_charset_are_accepted() {
 }
 
 #[tokio::test]
-async fn model_info_describes_the_served_model() {
-    let app = spawn_app().await;
+async fn model_info_describes_the_served_model_and_not_where_it_came_from() {
+    let mut model = stumps([0, 1]);
+    model.metadata.training_data = Some(TrainingData {
+        source: "https://secretaccount.blob.core.windows.net/data/train.csv".to_owned(),
+        sha256: "0".repeat(64),
+        n_rows: 10,
+        n_train_rows: 8,
+        n_test_rows: 2,
+        test_size: 0.2,
+    });
+    let app = spawn_app_with(test_config(), Some(model)).await;
+    app.wait_for_version("v1").await;
     let response = app.get("/api/model-info").await;
     assert_eq!(response.status(), 200);
     let info = json_body(response).await;
@@ -89,8 +100,11 @@ async fn model_info_describes_the_served_model() {
     assert!(info["trained_at"].is_string());
     assert_eq!(info["sha256"].as_str().map(str::len), Some(64));
     assert_eq!(info["forest_sha256"].as_str().map(str::len), Some(64));
-    let source = info["source"].as_str().expect("source");
-    assert!(source.ends_with("fluxops/v1/model.json"), "{source}");
+    for hidden in ["source", "training_data"] {
+        assert!(info.get(hidden).is_none(), "{hidden}: {info}");
+    }
+    assert!(!info.to_string().contains("secretaccount"), "{info}");
+    crate::health::assert_reveals_no_location(&app, "/api/model-info").await;
     app.stop().await;
 }
 

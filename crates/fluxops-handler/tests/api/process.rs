@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
-use crate::helpers::{SEED_REQUEST, artifact_bytes, publish, stumps};
+use crate::helpers::{SEED_REQUEST, artifact_bytes, publish, stumps, wait_for_health};
 
 /// The executable under test.
 fn handler_binary() -> PathBuf {
@@ -122,18 +122,11 @@ async fn listening(child: &mut Child, address: SocketAddr) -> bool {
 
 /// Waits until the handler at `address` serves a model.
 async fn wait_for_model(client: &reqwest::Client, address: SocketAddr) {
-    for _ in 0..500 {
-        if let Ok(response) = client
-            .get(format!("http://{address}/api/health"))
-            .send()
-            .await
-            && response.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the model never loaded");
+    let base = format!("http://{address}");
+    wait_for_health(client, &base, "a model served", |health| {
+        health["status"] == "healthy"
+    })
+    .await;
 }
 
 /// A registry folder with the stump model as `v1`, and its path.
