@@ -22,9 +22,14 @@ pub enum ApiError {
         "the body has the wrong shape ({0}); send {{\"features\": [numbers]}} or {{\"instances\": [[numbers], ...]}}"
     )]
     InvalidRequest(String),
-    /// Neither or both of `features` and `instances`.
-    #[error("{0}")]
-    MissingFeatures(&'static str),
+    /// Neither `features` nor `instances`.
+    #[error(
+        "the body has no `features`; send {{\"features\": [numbers]}} or {{\"instances\": [[numbers], ...]}}"
+    )]
+    MissingFeatures,
+    /// Both `features` and `instances`.
+    #[error("send either `features` (one row) or `instances` (a batch), not both")]
+    FeaturesAndInstances,
     /// A row has the wrong number of values.
     #[error("{message}; {}", send_rows_of(*expected, *in_batch))]
     WrongFeatureCount {
@@ -41,11 +46,9 @@ pub enum ApiError {
     /// An `instances` array with no rows.
     #[error("`instances` is empty; send at least one row")]
     EmptyBatch,
-    /// More rows than `FLUXOPS_MAX_BATCH`.
-    #[error("the batch has {rows} rows; send at most {limit} per request")]
+    /// More rows than `FLUXOPS_MAX_BATCH` (counted while parsing, which stops at one too many).
+    #[error("the batch has more than {limit} rows; send at most {limit} per request")]
     BatchTooLarge {
-        /// Rows received.
-        rows: usize,
         /// The configured limit.
         limit: usize,
     },
@@ -102,7 +105,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidJson(_)
-            | ApiError::MissingFeatures(_)
+            | ApiError::MissingFeatures
+            | ApiError::FeaturesAndInstances
             | ApiError::WrongFeatureCount { .. }
             | ApiError::NonFiniteFeature(_)
             | ApiError::EmptyBatch => StatusCode::BAD_REQUEST,
@@ -124,7 +128,8 @@ impl ApiError {
         match self {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::InvalidRequest(_) => "invalid_request",
-            ApiError::MissingFeatures(_) => "missing_features",
+            ApiError::MissingFeatures => "missing_features",
+            ApiError::FeaturesAndInstances => "features_and_instances",
             ApiError::WrongFeatureCount { .. } => "wrong_feature_count",
             ApiError::NonFiniteFeature(_) => "non_finite_feature",
             ApiError::EmptyBatch => "empty_batch",

@@ -27,6 +27,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod blocking;
 mod config;
 mod error;
 mod middleware;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use fluxops_inference::{ClassLabels, Model, Task};
+use fluxops_inference::{ClassLabels, Model, Prediction, Task};
 use fluxops_telemetry::Metrics;
 use time::OffsetDateTime;
 
@@ -52,7 +52,7 @@ impl Default for Limits {
     }
 }
 
-/// A verified model and where it came from.
+/// A verified model and where it came from, with what its answers need made once.
 #[derive(Debug)]
 pub(crate) struct LoadedModel {
     pub(crate) model: Model,
@@ -62,45 +62,60 @@ pub(crate) struct LoadedModel {
     pub(crate) sha256: String,
     pub(crate) published_at: OffsetDateTime,
     pub(crate) loaded_at: OffsetDateTime,
-    /// The class labels, in class-index order.
-    pub(crate) labels: Vec<i64>,
-    /// `class_<label>` per class index, made once instead of per response.
+    /// A classifier's class labels as text (`1`, `cat`), in class-index order, for telemetry;
+    /// empty for a regressor.
+    pub(crate) label_texts: Vec<Arc<str>>,
+    /// `class_<label>` per class index, made once instead of per response; empty for a regressor.
     pub(crate) class_keys: Vec<String>,
+    /// Values per prediction: the classes of a classifier, the outputs of a regressor.
+    pub(crate) n_outputs: usize,
 }
 
 impl LoadedModel {
-    /// Wraps a verified model for serving; refuses one this handler cannot answer for yet.
+    /// Wraps a verified model for serving.
     pub(crate) fn new(
         model: Model,
         version: String,
         sha256: String,
         published_at: OffsetDateTime,
-    ) -> Result<Self, String> {
-        // String labels and regressors load in the inference core, but their responses are not
-        // part of this handler's API yet.
-        let Task::Classifier {
-            labels: ClassLabels::Integers(labels),
-        } = &model.schema().task
-        else {
-            return Err(
-                "this handler serves classifiers with integer labels only; the model has another task"
-                    .to_owned(),
-            );
+    ) -> Self {
+        let label_texts: Vec<Arc<str>> = match &model.schema().task {
+            Task::Classifier {
+                labels: ClassLabels::Integers(labels),
+            } => labels
+                .iter()
+                .map(|label| label.to_string().into())
+                .collect(),
+            Task::Classifier {
+                labels: ClassLabels::Strings(labels),
+            } => labels.iter().map(|label| label.as_str().into()).collect(),
+            Task::Regressor {} => Vec::new(),
         };
-        let labels = labels.clone();
-        let class_keys = labels
+        let class_keys = label_texts
             .iter()
             .map(|label| format!("class_{label}"))
             .collect();
-        Ok(LoadedModel {
+        let n_outputs = match &model.schema().task {
+            Task::Classifier { labels } => labels.len(),
+            // The inference core does not say a regressor's width; one prediction shows it.
+            Task::Regressor {} => {
+                let predictor = model.predictor();
+                match predictor.predict_one(&vec![0.0; predictor.n_features()]) {
+                    Ok(Prediction::Values(values)) => values.len(),
+                    _ => 1,
+                }
+            }
+        };
+        LoadedModel {
             model,
             version,
             sha256,
             published_at,
             loaded_at: OffsetDateTime::now_utc(),
-            labels,
+            label_texts,
             class_keys,
-        })
+            n_outputs,
+        }
     }
 }
 

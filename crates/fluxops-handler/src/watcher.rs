@@ -296,13 +296,12 @@ impl Watcher {
                 metadata.name, metadata.version, pointer.version
             )));
         }
-        LoadedModel::new(
+        Ok(LoadedModel::new(
             model,
             pointer.version.clone(),
             pointer.sha256.clone(),
             pointer.published_at,
-        )
-        .map_err(LoadFailure::Refused)
+        ))
     }
 }
 

@@ -50,6 +50,24 @@ impl fmt::Debug for Metrics {
     }
 }
 
+/// What one prediction request predicted, for [`Metrics::record_predictions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Predicted<'a> {
+    /// A classifier's answers: the predicted class index of each row, and the class labels as
+    /// text (`"1"`, `"cat"`), in class-index order, that the indices point into.
+    Classes {
+        /// Predicted class index per row.
+        class_indices: &'a [usize],
+        /// Every class label of the model, as text.
+        labels: &'a [Arc<str>],
+    },
+    /// A regressor's answers: they have no class, so only the rows are counted.
+    Values {
+        /// Rows predicted.
+        n_rows: usize,
+    },
+}
+
 /// How an attempt to load a new model version ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelReload {
@@ -137,38 +155,53 @@ impl Metrics {
         }
     }
 
-    /// Records one prediction request: each row's predicted class (counted per class), the
-    /// number of rows, and the time spent validating and predicting them.
+    /// Records one prediction request: the rows predicted (a classifier's counted per predicted
+    /// class), the number of rows, and the time spent validating and predicting them.
     pub fn record_predictions(
         &self,
         model_version: &str,
-        predicted_classes: &[i64],
+        predicted: Predicted<'_>,
         latency: Duration,
     ) {
         let Some(instruments) = &self.instruments else {
             return;
         };
         let version = KeyValue::new(MODEL_VERSION, model_version.to_owned());
-        // A classifier has few classes: a linear scan beats a map here.
-        let mut n_per_class: Vec<(i64, u64)> = Vec::new();
-        for &class in predicted_classes {
-            match n_per_class.iter_mut().find(|(known, _)| *known == class) {
-                Some((_, n)) => *n += 1,
-                None => n_per_class.push((class, 1)),
+        let n_rows = match predicted {
+            Predicted::Classes {
+                class_indices,
+                labels,
+            } => {
+                // A classifier has few classes: a linear scan beats a map here.
+                let mut n_per_class: Vec<(usize, u64)> = Vec::new();
+                for &class in class_indices {
+                    match n_per_class.iter_mut().find(|(known, _)| *known == class) {
+                        Some((_, n)) => *n += 1,
+                        None => n_per_class.push((class, 1)),
+                    }
+                }
+                for (class, n) in n_per_class {
+                    let label = labels
+                        .get(class)
+                        .map_or_else(|| Arc::from(class.to_string()), Arc::clone);
+                    instruments.predictions.add(
+                        n,
+                        &[KeyValue::new("prediction.class", label), version.clone()],
+                    );
+                }
+                class_indices.len()
             }
-        }
-        for (class, n) in n_per_class {
-            instruments.predictions.add(
-                n,
-                &[KeyValue::new("prediction.class", class), version.clone()],
-            );
-        }
+            Predicted::Values { n_rows } => {
+                instruments
+                    .predictions
+                    .add(n_rows as u64, std::slice::from_ref(&version));
+                n_rows
+            }
+        };
         instruments
             .prediction_duration
             .record(latency.as_secs_f64() * 1000.0, &[version]);
-        instruments
-            .batch_size
-            .record(predicted_classes.len() as u64, &[]);
+        instruments.batch_size.record(n_rows as u64, &[]);
     }
 
     /// Counts a request refused by input validation, by its API error code (`invalid_json`,
@@ -282,17 +315,26 @@ mod tests {
 
     #[test]
     fn predictions_are_counted_per_class_with_batch_size_and_latency() {
+        let labels: Vec<Arc<str>> = ["cat", "dog", "7"].map(Arc::from).to_vec();
+        let classes = |class_indices| Predicted::Classes {
+            class_indices,
+            labels: &labels,
+        };
         let points = points_of(|metrics| {
-            metrics.record_predictions("v1", &[2, 0, 2, 2], Duration::from_millis(3));
-            metrics.record_predictions("v1", &[0], Duration::from_millis(1));
+            metrics.record_predictions("v1", classes(&[2, 0, 2, 2]), Duration::from_millis(3));
+            metrics.record_predictions("v1", classes(&[0]), Duration::from_millis(1));
         });
         let v1 = "model.version=v1";
         assert_eq!(
-            point(&points, "fluxops.predictions", &[v1, "prediction.class=0"]),
+            point(
+                &points,
+                "fluxops.predictions",
+                &[v1, "prediction.class=cat"]
+            ),
             Some(&2.0)
         );
         assert_eq!(
-            point(&points, "fluxops.predictions", &[v1, "prediction.class=2"]),
+            point(&points, "fluxops.predictions", &[v1, "prediction.class=7"]),
             Some(&3.0)
         );
         assert_eq!(
@@ -302,6 +344,25 @@ mod tests {
         assert_eq!(
             point(&points, "fluxops.prediction.batch_size", &[]),
             Some(&5.0)
+        );
+    }
+
+    #[test]
+    fn a_regressors_rows_are_counted_without_a_class() {
+        let points = points_of(|metrics| {
+            metrics.record_predictions(
+                "v2",
+                Predicted::Values { n_rows: 3 },
+                Duration::from_millis(1),
+            );
+        });
+        assert_eq!(
+            point(&points, "fluxops.predictions", &["model.version=v2"]),
+            Some(&3.0)
+        );
+        assert_eq!(
+            point(&points, "fluxops.prediction.batch_size", &[]),
+            Some(&3.0)
         );
     }
 
@@ -343,7 +404,7 @@ mod tests {
     #[test]
     fn disabled_metrics_record_nothing_and_do_not_panic() {
         let metrics = Metrics::default();
-        metrics.record_predictions("v1", &[1], Duration::from_millis(1));
+        metrics.record_predictions("v1", Predicted::Values { n_rows: 1 }, Duration::ZERO);
         metrics.record_validation_failure("x");
         metrics.record_model_reload(ModelReload::Failed);
         metrics.set_model_in_service("v1", SystemTime::now());

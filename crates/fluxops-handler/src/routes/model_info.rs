@@ -7,7 +7,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use fluxops_inference::{AveragedScores, ClassificationEvaluation, Evaluation, Origin};
+use fluxops_inference::{
+    AveragedScores, ClassLabels, ClassificationEvaluation, Evaluation, Origin, Task,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -19,20 +21,27 @@ use crate::state::AppState;
 /// Everything known about the model being served.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ModelInfo {
-    /// Name, version, artifact digest, and when it was published and loaded.
+    /// Name, version, artifact digest, feature count, and when it was published and loaded.
     #[serde(flatten)]
     served: ModelSummary,
+    /// `classifier` or `regressor`.
+    #[schema(example = "classifier")]
+    task: &'static str,
+    /// Where the model came from: trained by `fluxops-train`, or imported from another
+    /// framework.
+    origin: OriginInfo,
     /// The algorithm and its parameters.
     algorithm: AlgorithmInfo,
-    /// Number of features a row must have.
-    n_features: usize,
     /// Feature names, in the order rows must give them.
     feature_names: Vec<String>,
-    /// Class labels, in class order.
-    classes: Vec<i64>,
-    /// Evaluation on the held-out test split, when the model is a classifier that has one.
-    metrics: Option<MetricsInfo>,
-    /// When training finished.
+    /// A classifier's class labels (numbers or strings), in class order; null for a regressor.
+    #[schema(value_type = Option<Vec<Object>>)]
+    classes: Option<ClassesInfo>,
+    /// Values per prediction: the classes of a classifier, the outputs of a regressor.
+    n_outputs: usize,
+    /// Evaluation on held-out rows, when the producer measured it.
+    metrics: Option<EvaluationInfo>,
+    /// When training (or the import) finished.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     trained_at: OffsetDateTime,
@@ -40,6 +49,87 @@ pub(crate) struct ModelInfo {
     trainer_version: String,
     /// Hex SHA-256 of the ensemble content, as the artifact records it.
     forest_sha256: String,
+}
+
+/// Where the model came from.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum OriginInfo {
+    /// Trained by `fluxops-train`.
+    Trained {
+        /// Version of `fluxops-train`.
+        trainer_version: String,
+    },
+    /// Imported by `fluxops-import` from a file another framework wrote.
+    Imported {
+        /// Version of the importer.
+        importer_version: String,
+        /// Format of the imported file, e.g. `onnx`.
+        file_format: String,
+        /// Framework the model was trained with, when the file says, e.g. `scikit-learn`.
+        framework: Option<String>,
+        /// Tool that wrote the file, with its version, e.g. `skl2onnx 1.17.0`.
+        converter: String,
+        /// Names of the imported file's outputs, e.g. `["label", "probabilities"]`.
+        output_names: Vec<String>,
+    },
+}
+
+impl From<&Origin> for OriginInfo {
+    fn from(origin: &Origin) -> Self {
+        match origin {
+            Origin::Trained { trainer_version } => OriginInfo::Trained {
+                trainer_version: trainer_version.clone(),
+            },
+            Origin::Imported {
+                importer_version,
+                file_format,
+                framework,
+                converter,
+                output_names,
+                ..
+            } => OriginInfo::Imported {
+                importer_version: importer_version.clone(),
+                file_format: file_format.clone(),
+                framework: framework.clone(),
+                converter: converter.clone(),
+                output_names: output_names.clone(),
+            },
+        }
+    }
+}
+
+/// Class labels as JSON: numbers or strings.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum ClassesInfo {
+    /// Integer labels.
+    Integers(Vec<i64>),
+    /// String labels.
+    Strings(Vec<String>),
+}
+
+/// How the model did on held-out rows.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum EvaluationInfo {
+    /// A classifier's report.
+    Classification(MetricsInfo),
+    /// A regressor's report.
+    Regression(RegressionInfo),
+}
+
+/// A regressor's evaluation on held-out rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RegressionInfo {
+    /// Rows evaluated.
+    n_samples: usize,
+    /// Root mean squared error.
+    rmse: f64,
+    /// Mean absolute error.
+    mae: f64,
+    /// Coefficient of determination.
+    r2: f64,
 }
 
 /// The algorithm and its parameters.
@@ -147,27 +237,50 @@ pub(crate) async fn model_info(State(state): State<AppState>) -> Result<Json<Mod
     let model = &loaded.model;
     let metadata = model.metadata();
     let algorithm = &metadata.algorithm;
+    let (task, classes) = match &model.schema().task {
+        Task::Classifier {
+            labels: ClassLabels::Integers(labels),
+        } => ("classifier", Some(ClassesInfo::Integers(labels.clone()))),
+        Task::Classifier {
+            labels: ClassLabels::Strings(labels),
+        } => ("classifier", Some(ClassesInfo::Strings(labels.clone()))),
+        Task::Regressor {} => ("regressor", None),
+    };
+    let origin = OriginInfo::from(&metadata.origin);
+    let trainer_version = match &origin {
+        OriginInfo::Trained { trainer_version } => trainer_version.clone(),
+        OriginInfo::Imported {
+            importer_version, ..
+        } => importer_version.clone(),
+    };
     Ok(Json(ModelInfo {
         served: ModelSummary::from(&*loaded),
+        task,
+        origin,
         algorithm: AlgorithmInfo {
             name: algorithm.name.clone(),
             library: algorithm.library.clone(),
             parameters: algorithm.parameters.clone(),
         },
-        n_features: model.predictor().n_features(),
         feature_names: model.schema().feature_names.clone(),
-        classes: loaded.labels.clone(),
-        metrics: match &metadata.evaluation {
-            Some(Evaluation::Classification(evaluation)) => Some(evaluation.into()),
-            _ => None,
-        },
+        classes,
+        n_outputs: loaded.n_outputs,
+        metrics: metadata
+            .evaluation
+            .as_ref()
+            .map(|evaluation| match evaluation {
+                Evaluation::Classification(evaluation) => {
+                    EvaluationInfo::Classification(evaluation.into())
+                }
+                Evaluation::Regression(evaluation) => EvaluationInfo::Regression(RegressionInfo {
+                    n_samples: evaluation.n_samples,
+                    rmse: evaluation.rmse,
+                    mae: evaluation.mae,
+                    r2: evaluation.r2,
+                }),
+            }),
         trained_at: metadata.created_at,
-        trainer_version: match &metadata.origin {
-            Origin::Trained { trainer_version } => trainer_version.clone(),
-            Origin::Imported {
-                importer_version, ..
-            } => importer_version.clone(),
-        },
+        trainer_version,
         forest_sha256: model.ensemble_sha256().to_owned(),
     }))
 }

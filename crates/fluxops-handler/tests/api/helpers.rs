@@ -4,8 +4,11 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use fluxops_handler::{Application, Config};
-use fluxops_inference::ModelArtifact;
-use fluxops_inference::testing::{Stump, stump_artifact};
+use fluxops_inference::testing::{Stump, placeholder_metadata, stump_artifact};
+use fluxops_inference::{
+    Aggregation, ClassLabels, EnsembleSpec, Evaluation, ModelArtifact, NodeSpec, PostTransform,
+    RegressionEvaluation, Schema, Task, TreeSpec,
+};
 use fluxops_store::{AzureEnvironment, Registry, RegistrySettings};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -36,6 +39,47 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 pub fn stumps(labels: [i64; 2]) -> ModelArtifact {
     let stumps: Vec<Stump> = (0..5).map(|tree| Stump::new(tree * 2, 0.5)).collect();
     stump_artifact(N_FEATURES, &labels, &stumps)
+}
+
+/// The stumps of [`stumps`] with string labels: `labels[0]` at or below 0.5, `labels[1]` above.
+pub fn string_stumps(labels: [&str; 2]) -> ModelArtifact {
+    let mut artifact = stumps([0, 1]);
+    artifact.schema.task = Task::Classifier {
+        labels: ClassLabels::Strings(labels.map(str::to_owned).to_vec()),
+    };
+    artifact.metadata.evaluation = None;
+    ModelArtifact::new(artifact.metadata, artifact.schema, artifact.ensemble)
+}
+
+/// A regressor of two stumps over features 0 and 1, averaged: each gives `low` at or below 0.5
+/// and `high` above. For the seed request (0.1, 0.2) both give `low`.
+pub fn regression_stumps(low: f64, high: f64) -> ModelArtifact {
+    let tree = |feature| TreeSpec {
+        nodes: vec![
+            NodeSpec::split(feature, 0.5, 1, 2),
+            NodeSpec::leaf(vec![low]),
+            NodeSpec::leaf(vec![high]),
+        ],
+    };
+    let ensemble = EnsembleSpec {
+        n_features: N_FEATURES,
+        n_outputs: 1,
+        aggregation: Aggregation::Average,
+        base_values: vec![0.0],
+        post_transform: PostTransform::None,
+        trees: vec![tree(0), tree(1)],
+    };
+    let schema = Schema {
+        feature_names: (0..N_FEATURES).map(|index| format!("x{index}")).collect(),
+        task: Task::Regressor {},
+    };
+    let mut metadata = placeholder_metadata();
+    metadata.algorithm.name = "random_forest_regressor".to_owned();
+    metadata.evaluation = Some(Evaluation::Regression(RegressionEvaluation::from_values(
+        &[1.0, 2.0],
+        &[1.5, 2.0],
+    )));
+    ModelArtifact::new(metadata, schema, ensemble)
 }
 
 /// An artifact's bytes under the registry name and version it will be published as.
