@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 mod blocking;
+mod body;
 mod config;
 mod error;
 mod middleware;
@@ -40,7 +41,7 @@ pub use config::{
     Config, ConfigError, MAX_BATCH_VAR, MAX_BODY_VAR, MAX_MODEL_BYTES_VAR, MODEL_NAME_VAR,
     MODEL_SOURCE_VAR, PORT_VAR, REFRESH_VAR,
 };
-pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use error::{ApiError, ErrorBody, ErrorDetail, ErrorShape, InternalCause};
 pub use middleware::REQUEST_ID_HEADER;
 pub use routes::{OPENAPI_PATH, app};
 pub use startup::{Application, StartupError};

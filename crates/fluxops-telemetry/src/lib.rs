@@ -44,6 +44,8 @@
 //! | `fluxops.prediction.duration` | histogram | `ms` | `model.version` |
 //! | `fluxops.prediction.batch_size` | histogram | `{row}` | |
 //! | `fluxops.validation.failures` | counter | `{failure}` | `error.code` |
+//! | `fluxops.requests.timed_out` | counter | `{request}` | |
+//! | `fluxops.requests.shed` | counter | `{request}` | |
 //! | `fluxops.model.reloads` | counter | `{reload}` | `outcome` (`loaded`, `refused`, `failed`) |
 //! | `fluxops.model.age` | gauge, observed at each export | `s` | `model.version` |
 //! | `fluxops.trainer.phase.duration` | histogram | `s` | `phase` |
@@ -111,6 +113,8 @@ mod guard;
 mod layers;
 mod metrics;
 mod spans;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod trainer;
 
 pub use builder::{CONNECTION_STRING_VAR, Error, TelemetryBuilder};

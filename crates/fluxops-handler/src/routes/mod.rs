@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, bounded};
 use crate::middleware;
 use crate::state::AppState;
 
@@ -32,8 +32,13 @@ struct ApiDoc;
 /// Builds the whole application: routes, fallbacks and middleware, without binding anything.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
+    let metrics = state.metrics().clone();
     let (router, openapi) = routes_and_openapi();
-    let openapi = Bytes::from(openapi.to_json().unwrap_or_default());
+    let openapi = Bytes::from(
+        openapi
+            .to_json()
+            .expect("a document of strings and string-keyed maps always serialises"),
+    );
     let router = router
         .route(
             OPENAPI_PATH,
@@ -45,7 +50,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state);
-    middleware::wrap(router, limits)
+    middleware::wrap(router, limits, metrics)
 }
 
 /// The routes and the OpenAPI document, made from the same `#[utoipa::path]` annotations so the
@@ -66,22 +71,13 @@ async fn ready() -> StatusCode {
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::NotFound(format!("{method} {}", shorten(uri.path())))
+    ApiError::NotFound(bounded(&format!("{method} {}", uri.path())))
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed {
-        method: method.to_string(),
-        path: shorten(uri.path()),
-    }
-}
-
-/// A caller's path, cut short enough to echo in a message.
-fn shorten(path: &str) -> String {
-    const MAX_CHARS: usize = 100;
-    match path.char_indices().nth(MAX_CHARS) {
-        Some((cut, _)) => format!("{}...", &path[..cut]),
-        None => path.to_owned(),
+        method: bounded(method.as_str()),
+        path: bounded(uri.path()),
     }
 }
 
@@ -98,12 +94,5 @@ mod tests {
             paths,
             ["/", "/api/health", "/api/model-info", "/api/predict"]
         );
-    }
-
-    #[test]
-    fn long_paths_are_cut_short() {
-        assert_eq!(shorten("/api"), "/api");
-        let long = format!("/{}", "é".repeat(300));
-        assert_eq!(shorten(&long).chars().count(), 103);
     }
 }

@@ -10,6 +10,7 @@ use fluxops_inference::{
     RegressionEvaluation, Schema, Task, TreeSpec,
 };
 use fluxops_store::{AzureEnvironment, Registry, RegistrySettings};
+use fluxops_telemetry::Metrics;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -214,7 +215,16 @@ pub fn open_registry(source: &str) -> Registry {
 
 /// A handler with `config` (its registry is replaced by a fresh folder), with `model` published
 /// as `v1` before it starts, if given. Does not wait for the model.
-pub async fn spawn_app_with(mut config: Config, model: Option<ModelArtifact>) -> TestApp {
+pub async fn spawn_app_with(config: Config, model: Option<ModelArtifact>) -> TestApp {
+    spawn_app_recording(config, model, Metrics::default()).await
+}
+
+/// [`spawn_app_with`], recording into `metrics`.
+pub async fn spawn_app_recording(
+    mut config: Config,
+    model: Option<ModelArtifact>,
+    metrics: Metrics,
+) -> TestApp {
     LazyLock::force(&TRACING);
     let folder = tempfile::tempdir().expect("temporary folder");
     let source = folder.path().to_str().expect("UTF-8 temp path").to_owned();
@@ -223,7 +233,7 @@ pub async fn spawn_app_with(mut config: Config, model: Option<ModelArtifact>) ->
         publish(&registry, "v1", artifact_bytes(model, "v1")).await;
     }
     config.registry = registry_settings(&source);
-    serve(config, registry, Some(folder)).await
+    serve_recording(config, registry, Some(folder), metrics).await
 }
 
 /// A handler serving `config.registry` as it is (a folder, or a Blob container), with
@@ -233,8 +243,20 @@ pub async fn serve(
     registry: Registry,
     folder: Option<tempfile::TempDir>,
 ) -> TestApp {
+    serve_recording(config, registry, folder, Metrics::default()).await
+}
+
+async fn serve_recording(
+    config: Config,
+    registry: Registry,
+    folder: Option<tempfile::TempDir>,
+    metrics: Metrics,
+) -> TestApp {
     LazyLock::force(&TRACING);
-    let application = Application::build(config).await.expect("handler starts");
+    let application = Application::build(config)
+        .await
+        .expect("handler starts")
+        .with_metrics(metrics);
     let port = application.port();
     let (stop, stopped) = oneshot::channel();
     let served = tokio::spawn(application.run_until(async {

@@ -8,8 +8,7 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use fluxops_inference::{BatchPrediction, ClassLabel, InputError, Prediction, Predictor};
 use fluxops_telemetry::Predicted;
@@ -20,7 +19,8 @@ use utoipa::ToSchema;
 
 use self::request::{Expect, Parsed, Rows};
 use crate::blocking::{Cancellation, run_blocking};
-use crate::error::{ApiError, ErrorBody};
+use crate::body::JsonBody;
+use crate::error::{ApiError, ErrorBody, InternalCause};
 use crate::state::{AppState, LoadedModel};
 
 /// A prediction request: exactly one of `features` and `instances`.
@@ -141,23 +141,16 @@ impl Serialize for Probabilities<'_> {
         (status = 200, description = "Predicted class and class probabilities, or a regressor's value", body = PredictResponse),
         (status = 400, description = "`invalid_json`, `missing_features`, `features_and_instances`, `wrong_feature_count`, `non_finite_feature` or `empty_batch`", body = ErrorBody),
         (status = 413, description = "`payload_too_large` or `batch_too_large`", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: send Content-Type: application/json", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type` (send Content-Type: application/json) or `unsupported_content_encoding` (send the body uncompressed)", body = ErrorBody),
         (status = 422, description = "`invalid_request`: valid JSON of the wrong shape or types", body = ErrorBody),
         (status = 503, description = "`model_unavailable`: no model is loaded yet", body = ErrorBody),
     )
 )]
 pub(crate) async fn predict(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let answer = answer(&state, &headers, body).await;
-    if let Err(error) = &answer
-        && error.status().is_client_error()
-    {
-        state.metrics().record_validation_failure(error.code());
-    }
-    answer
+    answer(&state, body).await
 }
 
 /// Bodies up to this size (a single row, or a batch of a few dozen rows) are answered in place;
@@ -167,24 +160,8 @@ const INLINE_BYTES: usize = 8 * 1024;
 /// Rows predicted between two looks at the request's cancellation.
 const ROWS_PER_STEP: usize = 1024;
 
-async fn answer(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+async fn answer(state: &AppState, body: Bytes) -> Result<Response, ApiError> {
     let started = Instant::now();
-    if !is_json(headers) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge {
-                limit: state.limits().max_body_bytes,
-            }
-        } else {
-            ApiError::InvalidJson(format!("the body could not be read: {rejection}"))
-        }
-    })?;
     // The model a request starts with answers it whole, however the registry moves meanwhile.
     let loaded = state.model();
     let job = Job {
@@ -203,8 +180,7 @@ async fn answer(
     run_blocking(work)
         .await
         .map_err(|error| {
-            tracing::error!(%error, "prediction task failed");
-            ApiError::Internal
+            ApiError::Internal(InternalCause::new(format!("prediction task: {error}")))
         })?
         .map(|(response, predicted)| job.record(state, &loaded, predicted, response))
 }
@@ -321,7 +297,7 @@ fn predict_batch(
         let n_rows = ROWS_PER_STEP.min(rows.n_rows - first_row);
         let values = &rows.values[first_row * n_features..(first_row + n_rows) * n_features];
         let step = ArrayView2::from_shape((n_rows, n_features), values)
-            .map_err(|_| ApiError::Internal)
+            .map_err(|error| ApiError::Internal(InternalCause::new(error)))
             .and_then(|step| {
                 predictor
                     .predict_batch(step)
@@ -419,33 +395,9 @@ fn json_response(body: &impl Serialize, capacity: usize) -> Response {
         .into_response()
 }
 
-/// Whether the request says its body is JSON (`application/json`, parameters allowed).
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_json_content_types_are_accepted() {
-        let with = |value: &'static str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::CONTENT_TYPE, value.parse().expect("valid header"));
-            is_json(&headers)
-        };
-        assert!(with("application/json"));
-        assert!(with("Application/JSON; charset=utf-8"));
-        assert!(!with("text/plain"));
-        assert!(!with("application/jsonx"));
-        assert!(!with("application/x-www-form-urlencoded"));
-        assert!(!is_json(&HeaderMap::new()));
-    }
 
     #[test]
     fn probabilities_keep_class_order() {
