@@ -30,9 +30,11 @@ pub const MAX_BATCH_VAR: &str = "FLUXOPS_MAX_BATCH";
 pub const MAX_BODY_VAR: &str = "FLUXOPS_MAX_BODY_BYTES";
 /// Largest model artifact the handler reads from the registry, in bytes.
 pub const MAX_MODEL_BYTES_VAR: &str = "FLUXOPS_MAX_MODEL_BYTES";
+/// Most requests in flight before the handler sheds load.
+pub const MAX_CONCURRENCY_VAR: &str = "FLUXOPS_MAX_CONCURRENCY";
 
 /// The handler's own variables, whose values must be UTF-8.
-const OWN_VARS: [&str; 7] = [
+const OWN_VARS: [&str; 8] = [
     PORT_VAR,
     MODEL_SOURCE_VAR,
     MODEL_NAME_VAR,
@@ -40,6 +42,7 @@ const OWN_VARS: [&str; 7] = [
     MAX_BATCH_VAR,
     MAX_BODY_VAR,
     MAX_MODEL_BYTES_VAR,
+    MAX_CONCURRENCY_VAR,
 ];
 
 /// The shortest refresh interval: 10 ms. Anything shorter only burns the registry's requests
@@ -252,9 +255,20 @@ impl Limits {
                     .filter(|bytes| (64..=256 * 1024 * 1024).contains(bytes))
             },
         );
+        let max_concurrency = reader.parse(
+            MAX_CONCURRENCY_VAR,
+            defaults.max_concurrency,
+            "a whole number of requests from 1 to 100000",
+            |text| {
+                text.parse()
+                    .ok()
+                    .filter(|requests| (1..=100_000).contains(requests))
+            },
+        );
         Limits {
             max_batch,
             max_body_bytes,
+            max_concurrency,
             ..defaults
         }
     }
@@ -323,6 +337,8 @@ mod tests {
         let limits = config.limits;
         assert_eq!((limits.max_batch, limits.max_body_bytes), (1000, 1_048_576));
         assert_eq!(limits.request_timeout, Duration::from_secs(30));
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(limits.max_concurrency, 32 * cores);
         assert!(config.host.is_loopback());
     }
 
@@ -336,6 +352,7 @@ mod tests {
             (MAX_BATCH_VAR, "10"),
             (MAX_BODY_VAR, "4096"),
             (MAX_MODEL_BYTES_VAR, "2048"),
+            (MAX_CONCURRENCY_VAR, "64"),
             ("UNRELATED", "x"),
         ])
         .expect("valid");
@@ -346,6 +363,7 @@ mod tests {
         assert_eq!(config.max_model_bytes, 2048);
         let limits = config.limits;
         assert_eq!((limits.max_batch, limits.max_body_bytes), (10, 4096));
+        assert_eq!(limits.max_concurrency, 64);
     }
 
     #[test]
@@ -385,18 +403,20 @@ mod tests {
             (MAX_BATCH_VAR, "0"),
             (MAX_BODY_VAR, "lots"),
             (MAX_MODEL_BYTES_VAR, "1000000000"),
+            (MAX_CONCURRENCY_VAR, "0"),
             ("FLUXOPS_AZURE_AUTH", "magic"),
             ("AZURE_STORAGE_CONNECTION_STRING", "garbage"),
         ])
         .expect_err("all are bad");
         let problems = error.problems();
-        assert_eq!(problems.len(), 7, "{problems:?}");
+        assert_eq!(problems.len(), 8, "{problems:?}");
         for name in [
             PORT_VAR,
             REFRESH_VAR,
             MAX_BATCH_VAR,
             MAX_BODY_VAR,
             MAX_MODEL_BYTES_VAR,
+            MAX_CONCURRENCY_VAR,
             "FLUXOPS_AZURE_AUTH",
             "AZURE_STORAGE_CONNECTION_STRING",
         ] {

@@ -38,11 +38,11 @@ mod state;
 mod watcher;
 
 pub use config::{
-    Config, ConfigError, MAX_BATCH_VAR, MAX_BODY_VAR, MAX_MODEL_BYTES_VAR, MODEL_NAME_VAR,
-    MODEL_SOURCE_VAR, PORT_VAR, REFRESH_VAR,
+    Config, ConfigError, MAX_BATCH_VAR, MAX_BODY_VAR, MAX_CONCURRENCY_VAR, MAX_MODEL_BYTES_VAR,
+    MODEL_NAME_VAR, MODEL_SOURCE_VAR, PORT_VAR, REFRESH_VAR,
 };
 pub use error::{ApiError, ErrorBody, ErrorDetail, ErrorShape, InternalCause};
 pub use middleware::REQUEST_ID_HEADER;
 pub use routes::{OPENAPI_PATH, app};
 pub use startup::{Application, StartupError};
-pub use state::{AppState, Limits};
+pub use state::{AppState, IN_FLIGHT_PER_CORE, Limits};

@@ -3,6 +3,7 @@
 //! refused one can be drained.
 
 mod edge;
+mod shed;
 
 use std::any::Any;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use self::edge::EdgeLayer;
 pub use self::edge::REQUEST_ID_HEADER;
+pub(crate) use self::shed::ShedLayer;
 use crate::error::{ApiError, InternalCause};
 use crate::state::Limits;
 
@@ -91,6 +93,7 @@ mod tests {
             max_batch: 10,
             max_body_bytes: 64,
             request_timeout: Duration::from_millis(200),
+            max_concurrency: 4,
         }
     }
 

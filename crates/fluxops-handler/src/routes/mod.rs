@@ -13,8 +13,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, bounded};
-use crate::middleware;
-use crate::state::AppState;
+use crate::middleware::{self, ShedLayer};
+use crate::state::{AppState, Limits};
 
 /// Path of the generated OpenAPI document.
 pub const OPENAPI_PATH: &str = "/api/openapi.json";
@@ -33,7 +33,7 @@ struct ApiDoc;
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
     let metrics = state.metrics().clone();
-    let (router, openapi) = routes_and_openapi();
+    let (router, openapi) = routes_and_openapi(limits);
     let openapi = Bytes::from(
         openapi
             .to_json()
@@ -54,13 +54,18 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// The routes and the OpenAPI document, made from the same `#[utoipa::path]` annotations so the
-/// two cannot drift apart.
-fn routes_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// two cannot drift apart. The routes that do work share one in-flight limit
+/// (`FLUXOPS_MAX_CONCURRENCY`); the host's readiness probe and health are not counted, so they
+/// answer in any storm.
+fn routes_and_openapi(limits: Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let working = OpenApiRouter::new()
+        .routes(routes!(predict::predict))
+        .routes(routes!(model_info::model_info))
+        .route_layer(ShedLayer::new(limits.max_concurrency));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(ready))
         .routes(routes!(health::health))
-        .routes(routes!(predict::predict))
-        .routes(routes!(model_info::model_info))
+        .merge(working)
         .split_for_parts()
 }
 
@@ -87,7 +92,7 @@ mod tests {
 
     #[test]
     fn the_openapi_document_lists_every_api_route() {
-        let (_, openapi) = routes_and_openapi();
+        let (_, openapi) = routes_and_openapi(Limits::default());
         let mut paths: Vec<&str> = openapi.paths.paths.keys().map(String::as_str).collect();
         paths.sort_unstable();
         assert_eq!(

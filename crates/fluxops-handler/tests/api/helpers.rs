@@ -155,6 +155,21 @@ impl TestApp {
         .await
     }
 
+    /// Sends requests made by `send` until one is shed (503), and returns it; panics after 10 s.
+    pub async fn wait_until_shed<F: std::future::Future<Output = reqwest::Response>>(
+        &self,
+        send: impl Fn() -> F,
+    ) -> reqwest::Response {
+        for _ in 0..1000 {
+            let response = send().await;
+            if response.status() == 503 {
+                return response;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no request was shed within 10 s");
+    }
+
     /// Polls `/api/health` until it reports the problem `code`.
     pub async fn wait_for_problem(&self, code: &str) -> Value {
         self.wait_for_health(&format!("problem {code}"), |health| {

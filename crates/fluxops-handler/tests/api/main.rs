@@ -5,6 +5,7 @@ mod errors;
 mod health;
 mod helpers;
 mod hot_swap;
+mod overload;
 mod predict;
 mod process;
 mod routes;
