@@ -77,7 +77,16 @@ pub struct Config {
     pub max_model_bytes: usize,
     /// What one request may ask of the handler.
     pub limits: Limits,
+    /// Longest a connection may take to send a request's head, and stay idle between requests,
+    /// before it is closed (hyper's header read timeout).
+    pub header_read_timeout: Duration,
 }
+
+/// Default of [`Config::header_read_timeout`]: 75 s, nginx's keep-alive timeout. Longer than the
+/// idle timeout of the clients' connection pools (60 s for .NET's, which the Functions host
+/// uses), so that the handler does not close a connection the host is about to reuse; the handler
+/// listens on loopback only, behind the host, which deals with slow clients on the internet.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(75);
 
 impl Default for Config {
     fn default() -> Self {
@@ -89,6 +98,7 @@ impl Default for Config {
             refresh_interval: Duration::from_secs(30),
             max_model_bytes: DEFAULT_MAX_MODEL_BYTES,
             limits: Limits::default(),
+            header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
 }

@@ -33,6 +33,7 @@ mod config;
 mod error;
 mod middleware;
 mod routes;
+mod serve;
 mod startup;
 mod state;
 mod watcher;

@@ -4,13 +4,13 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
-use axum::serve::ListenerExt;
 use fluxops_store::Registry;
 use fluxops_telemetry::Metrics;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::routes::app;
+use crate::serve::serve;
 use crate::state::AppState;
 use crate::watcher;
 
@@ -101,15 +101,13 @@ impl Application {
             watcher::WatchSettings::from(&self.config),
         ));
         tracing::info!(address = %self.address, "listening");
-        // Without TCP_NODELAY small responses wait for the client's delayed ACK (40 ms).
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(listener, app(state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = serve(
+            self.listener,
+            app(state),
+            self.config.header_read_timeout,
+            shutdown,
+        )
+        .await;
         watcher.abort();
         tracing::info!("stopped");
         served

@@ -1,6 +1,7 @@
 //! End-to-end tests of the handler over a real socket (port 0, loopback only).
 
 mod blob;
+mod connections;
 mod errors;
 mod health;
 mod helpers;
