@@ -1,10 +1,11 @@
 //! Shared state: the model being served, what the registry watcher last found, and the limits.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
+use axum::body::Bytes;
 use fluxops_inference::{ClassLabels, Model, Prediction, Task};
 use fluxops_telemetry::Metrics;
 use time::OffsetDateTime;
@@ -81,6 +82,8 @@ pub(crate) struct LoadedModel {
     pub(crate) class_keys: Vec<String>,
     /// Values per prediction: the classes of a classifier, the outputs of a regressor.
     pub(crate) n_outputs: usize,
+    /// The OpenAPI document for this model, rendered on its first request.
+    pub(crate) openapi: OnceLock<Bytes>,
 }
 
 impl LoadedModel {
@@ -127,6 +130,7 @@ impl LoadedModel {
             label_texts,
             class_keys,
             n_outputs,
+            openapi: OnceLock::new(),
         }
     }
 }

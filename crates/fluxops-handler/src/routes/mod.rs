@@ -2,16 +2,20 @@
 
 mod health;
 mod model_info;
+mod openapi;
 mod predict;
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::body::Bytes;
-use axum::http::{Method, StatusCode, Uri, header};
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
 use axum::routing::get;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use self::openapi::ApiDocs;
 use crate::error::{ApiError, bounded};
 use crate::middleware::{self, ShedLayer};
 use crate::state::{AppState, Limits};
@@ -23,7 +27,7 @@ pub const OPENAPI_PATH: &str = "/api/openapi.json";
 #[openapi(
     info(
         title = "FluxOps",
-        description = "Random-forest predictions served by the FluxOps custom handler for Azure Functions."
+        description = "Predictions of the tree-ensemble model being served (a classifier or a regressor, trained by fluxops-train or imported), by the FluxOps custom handler for Azure Functions. The body of /api/predict is described for the model being served when the document is fetched."
     ),
     components(schemas(crate::error::ErrorBody))
 )]
@@ -33,18 +37,14 @@ struct ApiDoc;
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
     let metrics = state.metrics().clone();
-    let (router, openapi) = routes_and_openapi(limits);
-    let openapi = Bytes::from(
-        openapi
-            .to_json()
-            .expect("a document of strings and string-keyed maps always serialises"),
-    );
+    let (router, generated) = routes_and_openapi(limits);
+    let docs = Arc::new(ApiDocs::new(&generated, limits.max_batch));
     let router = router
         .route(
             OPENAPI_PATH,
-            get(move || {
-                let openapi = openapi.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], openapi) }
+            get(move |State(state): State<AppState>| {
+                let docs = Arc::clone(&docs);
+                async move { docs.answer(&state) }
             }),
         )
         .method_not_allowed_fallback(method_not_allowed)

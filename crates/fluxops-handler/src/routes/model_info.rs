@@ -13,6 +13,7 @@ use fluxops_inference::{
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::health::ModelSummary;
@@ -35,7 +36,7 @@ pub(crate) struct ModelInfo {
     /// Feature names, in the order rows must give them.
     feature_names: Vec<String>,
     /// A classifier's class labels (numbers or strings), in class order; null for a regressor.
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(schema_with = classes_schema)]
     classes: Option<ClassesInfo>,
     /// Values per prediction: the classes of a classifier, the outputs of a regressor.
     n_outputs: usize,
@@ -97,6 +98,21 @@ impl From<&Origin> for OriginInfo {
             },
         }
     }
+}
+
+/// The schema of [`ModelInfo::classes`]: integers, strings, or null.
+fn classes_schema() -> Schema {
+    let labels =
+        |label_type| ArrayBuilder::new().items(ObjectBuilder::new().schema_type(label_type));
+    AnyOfBuilder::new()
+        .item(labels(Type::Integer))
+        .item(labels(Type::String))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "A classifier's class labels (numbers or strings), in class order; null for a regressor.",
+        ))
+        .build()
+        .into()
 }
 
 /// Class labels as JSON: numbers or strings.
@@ -229,7 +245,8 @@ impl From<&ClassificationEvaluation> for MetricsInfo {
     tag = "operations",
     responses(
         (status = 200, description = "The model being served", body = ModelInfo),
-        (status = 503, description = "`model_unavailable`: no model is loaded yet", body = ErrorBody),
+        (status = 503, description = "`model_unavailable` (no model is loaded yet) or `overloaded` (retry after Retry-After seconds)", body = ErrorBody),
+        (status = 504, description = "`timeout`: the request took longer than the handler allows", body = ErrorBody),
     )
 )]
 pub(crate) async fn model_info(State(state): State<AppState>) -> Result<Json<ModelInfo>, ApiError> {

@@ -2,6 +2,7 @@
 
 mod blob;
 mod connections;
+mod contract;
 mod errors;
 mod health;
 mod helpers;

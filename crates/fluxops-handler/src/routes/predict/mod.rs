@@ -15,7 +15,6 @@ use fluxops_telemetry::Predicted;
 use ndarray::ArrayView2;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
-use utoipa::ToSchema;
 
 use self::request::{Expect, Parsed, Rows};
 use crate::blocking::{Cancellation, run_blocking};
@@ -23,28 +22,17 @@ use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody, InternalCause};
 use crate::state::{AppState, LoadedModel};
 
-/// A prediction request: exactly one of `features` and `instances`.
-#[derive(Debug, ToSchema)]
-#[schema(example = json!({"features": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]}))]
-#[allow(dead_code)] // Describes the body for the OpenAPI document; `request` parses it.
-pub(crate) struct PredictRequest {
-    /// One row: a value per feature, in the model's feature order.
-    features: Option<Vec<f64>>,
-    /// Several rows, each a value per feature (at most `FLUXOPS_MAX_BATCH`).
-    instances: Option<Vec<Vec<f64>>>,
-}
-
 /// The answer to a `features` request (the original project's shape plus `model_version`); a
 /// regressor's has `prediction` and `model_version` only.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct SinglePrediction<'a> {
+///
+/// The OpenAPI document describes these answers per model (`super::openapi`).
+#[derive(Debug, Serialize)]
+struct SinglePrediction<'a> {
     /// The predicted class label (a number or a string, as the model's labels are), or a
     /// regressor's value (an array of numbers for a model with several outputs).
-    #[schema(value_type = Object)]
     prediction: Answer<'a>,
     /// A classifier's probability of each class, keyed `class_<label>`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<std::collections::HashMap<String, f64>>, example = json!({"class_0": 0.13, "class_1": 0.87}))]
     probability: Option<Probabilities<'a>>,
     /// A classifier's probability of the predicted class.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,8 +42,8 @@ pub(crate) struct SinglePrediction<'a> {
 }
 
 /// The answer to an `instances` request.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct BatchPredictions<'a> {
+#[derive(Debug, Serialize)]
+struct BatchPredictions<'a> {
     /// One prediction per row, in request order.
     predictions: Vec<RowPrediction<'a>>,
     /// Registry version of the model that answered.
@@ -63,28 +51,16 @@ pub(crate) struct BatchPredictions<'a> {
 }
 
 /// The prediction for one row of a batch.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct RowPrediction<'a> {
+#[derive(Debug, Serialize)]
+struct RowPrediction<'a> {
     /// The predicted class label, or a regressor's value.
-    #[schema(value_type = Object)]
     prediction: Answer<'a>,
     /// A classifier's probability of each class, keyed `class_<label>`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<std::collections::HashMap<String, f64>>)]
     probability: Option<Probabilities<'a>>,
     /// A classifier's probability of the predicted class.
     #[serde(skip_serializing_if = "Option::is_none")]
     confidence: Option<f64>,
-}
-
-/// Either answer.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub(crate) enum PredictResponse<'a> {
-    /// For a `features` request.
-    Single(SinglePrediction<'a>),
-    /// For an `instances` request.
-    Batch(BatchPredictions<'a>),
 }
 
 /// What a model predicted for a row: a class label, or a regressor's values.
@@ -136,14 +112,14 @@ impl Serialize for Probabilities<'_> {
     post,
     path = "/api/predict",
     tag = "predictions",
-    request_body(content = PredictRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "Predicted class and class probabilities, or a regressor's value", body = PredictResponse),
+        (status = 200, description = "Predicted class and class probabilities, or a regressor's value"),
         (status = 400, description = "`invalid_json`, `missing_features`, `features_and_instances`, `wrong_feature_count`, `non_finite_feature` or `empty_batch`", body = ErrorBody),
         (status = 413, description = "`payload_too_large` or `batch_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type` (send Content-Type: application/json) or `unsupported_content_encoding` (send the body uncompressed)", body = ErrorBody),
         (status = 422, description = "`invalid_request`: valid JSON of the wrong shape or types", body = ErrorBody),
-        (status = 503, description = "`model_unavailable`: no model is loaded yet", body = ErrorBody),
+        (status = 503, description = "`model_unavailable` (no model is loaded yet) or `overloaded` (retry after Retry-After seconds)", body = ErrorBody),
+        (status = 504, description = "`timeout`: the request took longer than the handler allows", body = ErrorBody),
     )
 )]
 pub(crate) async fn predict(
@@ -276,7 +252,7 @@ fn predict_one(loaded: &LoadedModel, features: &[f64]) -> Result<(Response, Outc
             Outcome::Values { n_rows: 1 },
         ),
     };
-    Ok((json_response(&PredictResponse::Single(body), 128), outcome))
+    Ok((json_response(&body, 128), outcome))
 }
 
 fn predict_batch(
@@ -345,7 +321,7 @@ fn predict_batch(
         model_version: &loaded.version,
     };
     let capacity = 64 + rows.n_rows * (16 + 32 * width);
-    let response = json_response(&PredictResponse::Batch(body), capacity);
+    let response = json_response(&body, capacity);
     let outcome = if is_classifier {
         Outcome::Classes(class_indices)
     } else {
