@@ -46,11 +46,8 @@ pub struct Limits {
     pub max_concurrency: usize,
 }
 
-/// Requests in flight per core before shedding, by default. ~50k single-row requests a second
-/// saturate 2 cores at 32 in flight; beyond that more in flight only wait. At 32 per core a
-/// single row waits about 1.3 ms behind the others and a full batch of 1000 rows (about 2 ms of
-/// parsing and predicting) about 64 ms, far inside the 30 s timeout, while a request past the
-/// limit is told in microseconds to come back (`docs/Security.md`).
+/// Requests in flight per core before shedding, by default: about where throughput stops growing
+/// and waiting starts (`docs/Security.md` gives the reasoning).
 pub const IN_FLIGHT_PER_CORE: usize = 32;
 
 impl Default for Limits {

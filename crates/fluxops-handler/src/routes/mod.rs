@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use self::openapi::ApiDocs;
 use crate::error::{ApiError, bounded};
 use crate::middleware::{self, ShedLayer};
-use crate::state::{AppState, Limits};
+use crate::state::AppState;
 
 /// Path of the generated OpenAPI document.
 pub const OPENAPI_PATH: &str = "/api/openapi.json";
@@ -34,10 +34,16 @@ pub const OPENAPI_PATH: &str = "/api/openapi.json";
 struct ApiDoc;
 
 /// Builds the whole application: routes, fallbacks and middleware, without binding anything.
+///
+/// Every route that does work goes behind the one `shed` layer, whose clones share one count of
+/// requests in flight (`FLUXOPS_MAX_CONCURRENCY`); the host's readiness probe and health do not,
+/// so they answer in any storm. The middleware of [`middleware::wrap`] goes around everything,
+/// and renders errors under `/v2` in the Open Inference Protocol's shape.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
     let metrics = state.metrics().clone();
-    let (router, generated) = routes_and_openapi(limits);
+    let shed = ShedLayer::new(limits.max_concurrency);
+    let (router, generated) = routes_and_openapi(shed);
     let docs = Arc::new(ApiDocs::new(&generated, limits.max_batch));
     let router = router
         .route(
@@ -53,15 +59,13 @@ pub fn app(state: AppState) -> Router {
     middleware::wrap(router, limits, metrics)
 }
 
-/// The routes and the OpenAPI document, made from the same `#[utoipa::path]` annotations so the
-/// two cannot drift apart. The routes that do work share one in-flight limit
-/// (`FLUXOPS_MAX_CONCURRENCY`); the host's readiness probe and health are not counted, so they
-/// answer in any storm.
-fn routes_and_openapi(limits: Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The `/api` routes and their OpenAPI document, made from the same `#[utoipa::path]`
+/// annotations so the two cannot drift apart; the ones that do work behind `shed`.
+fn routes_and_openapi(shed: ShedLayer) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let working = OpenApiRouter::new()
         .routes(routes!(predict::predict))
         .routes(routes!(model_info::model_info))
-        .route_layer(ShedLayer::new(limits.max_concurrency));
+        .route_layer(shed);
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(ready))
         .routes(routes!(health::health))
@@ -92,7 +96,7 @@ mod tests {
 
     #[test]
     fn the_openapi_document_lists_every_api_route() {
-        let (_, openapi) = routes_and_openapi(Limits::default());
+        let (_, openapi) = routes_and_openapi(ShedLayer::new(1));
         let mut paths: Vec<&str> = openapi.paths.paths.keys().map(String::as_str).collect();
         paths.sort_unstable();
         assert_eq!(
