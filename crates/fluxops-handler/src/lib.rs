@@ -12,7 +12,11 @@
 //!
 //! Routes (behind the Functions route prefix `api`): `GET /` (the host's readiness probe),
 //! `GET /api/health`, `POST /api/predict`, `GET /api/model-info` and `GET /api/openapi.json`.
-//! Every failure is answered as `{"error": {"code", "message"}}` through [`ApiError`].
+//! Any tree ensemble is served: a classifier with integer or string labels, or a regressor.
+//! Every failure is answered as `{"error": {"code", "message"}}` through [`ApiError`] (under
+//! `/v2`, in the Open Inference Protocol's `{"error": "..."}`, see [`ErrorShape`]). Bodies,
+//! batches, requests in flight, time and connections are bounded ([`Limits`], [`Config`];
+//! `docs/Security.md` lists them), and the anonymous routes name no infrastructure.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

@@ -37,7 +37,7 @@ struct ApiDoc;
 ///
 /// Every route that does work goes behind the one `shed` layer, whose clones share one count of
 /// requests in flight (`FLUXOPS_MAX_CONCURRENCY`); the host's readiness probe and health do not,
-/// so they answer in any storm. The middleware of [`middleware::wrap`] goes around everything,
+/// so they answer in any storm. The middleware stack (`middleware::wrap`) goes around everything,
 /// and renders errors under `/v2` in the Open Inference Protocol's shape.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
