@@ -170,6 +170,8 @@ struct Job {
 
 /// The rows a request predicted, for telemetry.
 enum Outcome {
+    /// One row's class index.
+    Class(usize),
     /// Class indices, one per row.
     Classes(Vec<usize>),
     /// A regressor's rows.
@@ -209,10 +211,15 @@ impl Job {
         response: Response,
     ) -> Response {
         if let Some(loaded) = loaded {
+            let labels = &loaded.label_texts;
             let predicted = match &outcome {
+                Outcome::Class(class_index) => Predicted::Classes {
+                    class_indices: std::slice::from_ref(class_index),
+                    labels,
+                },
                 Outcome::Classes(class_indices) => Predicted::Classes {
                     class_indices,
-                    labels: &loaded.label_texts,
+                    labels,
                 },
                 Outcome::Values { n_rows } => Predicted::Values { n_rows: *n_rows },
             };
@@ -240,7 +247,7 @@ fn predict_one(loaded: &LoadedModel, features: &[f64]) -> Result<(Response, Outc
                 confidence: Some(class.confidence),
                 model_version: &loaded.version,
             },
-            Outcome::Classes(vec![class.class_index]),
+            Outcome::Class(class.class_index),
         ),
         Prediction::Values(values) => (
             SinglePrediction {
