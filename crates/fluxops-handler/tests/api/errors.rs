@@ -342,14 +342,7 @@ async fn a_stalled_body_times_out_with_a_json_error() {
     config.limits.request_timeout = Duration::from_millis(300);
     let app = spawn_app_with(config, Some(stumps([0, 1]))).await;
     app.wait_for_version("v1").await;
-    let mut stream = TcpStream::connect(("127.0.0.1", app.port))
-        .await
-        .expect("connect");
-    // Promise 100 bytes, send 10, then stall.
-    stream
-        .write_all(b"POST /api/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"features")
-        .await
-        .expect("write");
+    let mut stream = app.stalled_predict().await;
     let mut response = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
         .await

@@ -155,6 +155,20 @@ impl TestApp {
         .await
     }
 
+    /// Opens a prediction that promises a 100-byte body and sends one byte of it: it stays in
+    /// flight until it times out or the returned connection is dropped.
+    pub async fn stalled_predict(&self) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"POST /api/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{")
+            .await
+            .expect("write");
+        stream
+    }
+
     /// Sends requests made by `send` until one is shed (503), and returns it; panics after 10 s.
     pub async fn wait_until_shed<F: std::future::Future<Output = reqwest::Response>>(
         &self,

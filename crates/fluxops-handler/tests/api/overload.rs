@@ -4,26 +4,9 @@
 
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-
 use fluxops_telemetry::testing::CapturedTelemetry;
 
-use crate::helpers::{
-    SEED_REQUEST, TestApp, assert_error, spawn_app_recording, stumps, test_config,
-};
-
-/// Opens a prediction whose body never comes: it holds its place until the connection closes.
-async fn stalled_request(app: &TestApp) -> TcpStream {
-    let mut stream = TcpStream::connect(("127.0.0.1", app.port))
-        .await
-        .expect("connect");
-    stream
-        .write_all(b"POST /api/predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{")
-        .await
-        .expect("write");
-    stream
-}
+use crate::helpers::{SEED_REQUEST, assert_error, spawn_app_recording, stumps, test_config};
 
 #[tokio::test]
 async fn past_the_limit_work_is_shed_with_retry_after_and_health_still_answers() {
@@ -34,7 +17,7 @@ async fn past_the_limit_work_is_shed_with_retry_after_and_health_still_answers()
     app.wait_for_version("v1").await;
     let mut stalled = Vec::new();
     for _ in 0..4 {
-        stalled.push(stalled_request(&app).await);
+        stalled.push(app.stalled_predict().await);
     }
     // The handler has admitted the four once a fifth is shed.
     let response = app.wait_until_shed(|| app.predict(SEED_REQUEST)).await;

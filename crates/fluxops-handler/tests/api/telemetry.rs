@@ -5,8 +5,6 @@
 use std::time::Duration;
 
 use fluxops_telemetry::testing::CapturedTelemetry;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 use crate::helpers::{
     SEED_REQUEST, artifact_bytes, publish, spawn_app_recording, stumps, test_config,
@@ -43,13 +41,7 @@ async fn refusals_and_timeouts_are_counted_and_a_503_while_loading_logs_no_error
     assert_eq!(gzip.status(), 415);
     assert_eq!(app.get("/api/nope").await.status(), 404);
     // A body promised and never sent.
-    let mut stalled = TcpStream::connect(("127.0.0.1", app.port))
-        .await
-        .expect("connect");
-    stalled
-        .write_all(b"POST /api/predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{")
-        .await
-        .expect("write");
+    let _stalled = app.stalled_predict().await;
     app.wait_for_health("the stalled request timed out", |_| {
         telemetry.metric("fluxops.requests.timed_out", &[]) == Some(1.0)
     })
