@@ -7,6 +7,16 @@
 #   - size of the Functions zip, if `cargo xtask package` has made it.
 # It fails when any request of a load run fails: a benchmark with errors measures nothing.
 #
+# With BENCH_OVERLOAD=1 it measures load shedding instead: the handler runs with
+# FLUXOPS_MAX_CONCURRENCY=$BENCH_OVERLOAD_LIMIT (default 64) and is driven at
+# $BENCH_OVERLOAD_CONNECTIONS (default 256) connections by hey (installed with apt-get when
+# missing; wrk cannot tell the latency of one status from another's), each request a batch of
+# $BENCH_OVERLOAD_ROWS rows (default 1000). Batches, because they are what piles up: a
+# single-row request is answered in one poll of a worker thread, so no more of them are ever in
+# flight than there are workers, while a batch waits on the blocking pool and holds its place.
+# It reports the share of 503 `overloaded` answers, the p50 and p99 of the 200s and of the
+# 503s, and fails if any answer is neither 200 nor 503, or if no request was admitted.
+#
 # Usage: scripts/bench-http.sh            (from anywhere in the repository)
 # Knobs: BENCH_SECONDS (per load run, default 10, at most 60), BENCH_PORT (default: a free one),
 #        BENCH_MODELS (registry folder, default models; trained like `cargo xtask run` if empty),
@@ -23,6 +33,10 @@ seconds=${BENCH_SECONDS:-10}
 port=${BENCH_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 models=${BENCH_MODELS:-models}
 cold_runs=${BENCH_COLD_RUNS:-10}
+overload=${BENCH_OVERLOAD:-0}
+overload_limit=${BENCH_OVERLOAD_LIMIT:-64}
+overload_connections=${BENCH_OVERLOAD_CONNECTIONS:-256}
+overload_rows=${BENCH_OVERLOAD_ROWS:-1000}
 if [ "$seconds" -gt 60 ]; then seconds=60; fi
 url="http://127.0.0.1:$port"
 body='{"features":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0]}'
@@ -36,11 +50,13 @@ trap cleanup EXIT
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 
-# The load generator: wrk, installed with apt-get when missing.
-if ! command -v wrk >/dev/null 2>&1; then
-  say "installing wrk with apt-get"
-  if [ "$(id -u)" -eq 0 ]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
-fi
+# The load generators: wrk (and hey for the overload run), installed with apt-get when missing.
+install() {
+  say "installing $1 with apt-get"
+  if [ "$(id -u)" -eq 0 ]; then apt-get install -y "$1" >/dev/null; else sudo apt-get install -y "$1" >/dev/null; fi
+}
+command -v wrk >/dev/null 2>&1 || install wrk
+if [ "$overload" = 1 ]; then command -v hey >/dev/null 2>&1 || install hey; fi
 
 # What is measured: a release handler and a model in the registry.
 if [ -n "${BENCH_HANDLER:-}" ]; then
@@ -59,6 +75,61 @@ if [ ! -f "$models/fluxops/latest.json" ]; then
     cargo run --release --quiet -p fluxops-trainer --bin fluxops-train -- \
       --synthetic 1000 --out "$models" --name fluxops >/dev/null
   fi
+fi
+
+# Starts the long-lived handler for the load runs (extra variables as arguments) and waits
+# until it is healthy.
+start_handler() {
+  env FUNCTIONS_CUSTOMHANDLER_PORT="$port" FLUXOPS_MODEL_SOURCE="$models" RUST_LOG=info "$@" \
+    "$handler" >"$work/handler.log" 2>&1 &
+  handler_pid=$!
+  for _ in $(seq 1 200); do
+    if curl -fsS -o /dev/null "$url/api/health" 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  curl -fsS -o /dev/null "$url/api/health" || { say "the handler is not healthy"; cat "$work/handler.log" >&2; exit 1; }
+}
+
+if [ "$overload" = 1 ]; then
+  start_handler FLUXOPS_MAX_CONCURRENCY="$overload_limit" FLUXOPS_MAX_BATCH="$overload_rows"
+  python3 -c 'import json, sys; row = [0.1 * i for i in range(1, 11)]
+json.dump({"instances": [row] * int(sys.argv[1])}, sys.stdout)' "$overload_rows" >"$work/body.json"
+  # A short warm-up, then the measured run; hey writes one CSV line per request.
+  hey -z 2s -c "$overload_connections" -m POST -T application/json -D "$work/body.json" "$url/api/predict" >/dev/null
+  hey -z "${seconds}s" -c "$overload_connections" -m POST -T application/json -D "$work/body.json" \
+    -o csv "$url/api/predict" >"$work/requests.csv"
+  read -r total ok shed other ok_p50 ok_p99 shed_p50 shed_p99 < <(python3 - "$work/requests.csv" <<'PY'
+import csv, sys
+times = {}
+with open(sys.argv[1]) as rows:
+    for row in csv.DictReader(rows):
+        times.setdefault(row["status-code"], []).append(float(row["response-time"]) * 1000)
+def percentile(values, share):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(share * len(values)))]
+ok, shed = times.get("200", []), times.get("503", [])
+total = sum(len(values) for values in times.values())
+other = total - len(ok) - len(shed)
+print(total, len(ok), len(shed), other, f"{percentile(ok, 0.5):.3f}", f"{percentile(ok, 0.99):.3f}",
+      f"{percentile(shed, 0.5):.3f}", f"{percentile(shed, 0.99):.3f}")
+PY
+)
+  if [ "$other" != 0 ] || [ "$ok" = 0 ]; then
+    say "overload run: $other answers were neither 200 nor 503, $ok were admitted"
+    sed 's/^/  | /' "$work/handler.log" >&2
+    exit 1
+  fi
+  cat <<REPORT
+FluxOps handler, overload benchmark (hey, ${seconds} s, loopback, $(nproc) CPUs)
+  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)
+  /api/predict, batches of ${overload_rows} rows, ${overload_connections} connections against FLUXOPS_MAX_CONCURRENCY=${overload_limit}:
+    ${total} answers, $((total / seconds)) per second; $(awk -v s="$shed" -v t="$total" 'BEGIN {printf "%.1f", 100 * s / t}')% shed (503 overloaded)
+    200s: p50 ${ok_p50} ms, p99 ${ok_p99} ms
+    503s: p50 ${shed_p50} ms, p99 ${shed_p99} ms
+REPORT
+  exit 0
 fi
 
 # Cold start, repeated: start the process, poll /api/health every 0.5 ms until it is 200.
@@ -93,14 +164,7 @@ PY
 )
 
 # The load runs, against one long-lived handler.
-FUNCTIONS_CUSTOMHANDLER_PORT=$port FLUXOPS_MODEL_SOURCE=$models RUST_LOG=info \
-  "$handler" >"$work/handler.log" 2>&1 &
-handler_pid=$!
-for _ in $(seq 1 200); do
-  if curl -fsS -o /dev/null "$url/api/health" 2>/dev/null; then break; fi
-  sleep 0.05
-done
-curl -fsS -o /dev/null "$url/api/health" || { say "the handler is not healthy"; cat "$work/handler.log" >&2; exit 1; }
+start_handler
 
 # Prints "requests_per_second p50_ms p99_ms errors" for one run at the given concurrency;
 # errors counts non-2xx/3xx answers, connection errors and timeouts.

@@ -110,8 +110,9 @@ fn workspace_tests(cx: &Context) -> anyhow::Result<()> {
 
 /// The binary inside the zip that ships, not the one cargo built for the tests: the handler's
 /// process tests (start-up, shutdown, concurrent load) run against it through
-/// `FLUXOPS_TEST_HANDLER`, then a short `scripts/bench-http.sh` load run and the smoke test of
-/// `ci/smoke-package.sh` (the build job's) with a trained model.
+/// `FLUXOPS_TEST_HANDLER`, then a short `scripts/bench-http.sh` load run, the `/api` contract
+/// run of schemathesis ([`contract`]) and the smoke test of `ci/smoke-package.sh` (the build
+/// job's) with a trained model.
 fn shipped_handler(cx: &Context) -> anyhow::Result<()> {
     let root = &cx.root;
     let work = package::target_dir(root).join("xtask/shipped");
@@ -147,6 +148,7 @@ fn shipped_handler(cx: &Context) -> anyhow::Result<()> {
             ("BENCH_COLD_RUNS", "3"),
         ],
     )?;
+    contract(root, Path::new(handler), Path::new(models))?;
     run_command_with_env(
         root,
         "sh",
@@ -157,3 +159,74 @@ fn shipped_handler(cx: &Context) -> anyhow::Result<()> {
 
 /// The variable that points the handler's process tests at another executable.
 const HANDLER_UNDER_TEST: &str = "FLUXOPS_TEST_HANDLER";
+
+/// schemathesis, from the test tools' venv (`ci/requirements.txt`).
+const SCHEMATHESIS: &str = ".tools/venv/bin/schemathesis";
+/// Its settings for the `/api` contract: examples per operation, the expected refusals.
+const SCHEMATHESIS_CONFIG: &str = "crates/fluxops-handler/tests/contract/schemathesis.toml";
+/// One seed, so that every run tries the same requests.
+const CONTRACT_SEED: &str = "42";
+
+/// The `/api` contract, checked by a third party: schemathesis with every check against the
+/// release `handler` serving the registry `models` over a real socket, with a fixed seed and a
+/// bounded number of examples (a few seconds); it must find nothing. Its summary is part of
+/// the test output.
+fn contract(root: &Path, handler: &Path, models: &Path) -> anyhow::Result<()> {
+    let port = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .context("cannot find a free port")?
+        .port();
+    let mut served = std::process::Command::new(handler)
+        .env_clear()
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("FLUXOPS_MODEL_SOURCE", models)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", handler.display()))?;
+    let checked = wait_until_healthy(port).and_then(|()| {
+        let url = format!("http://127.0.0.1:{port}/api/openapi.json");
+        run_command(
+            root,
+            SCHEMATHESIS,
+            &[
+                "--config-file",
+                SCHEMATHESIS_CONFIG,
+                "--no-color",
+                "run",
+                &url,
+                "--checks",
+                "all",
+                "--seed",
+                CONTRACT_SEED,
+            ],
+        )
+    });
+    // Ours to stop: the handler started above, by its own handle.
+    let _ = served.kill();
+    let _ = served.wait();
+    checked
+}
+
+/// Waits up to 20 s until the handler on `port` answers `GET /api/health` with 200.
+fn wait_until_healthy(port: u16) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let healthy = || -> std::io::Result<bool> {
+        let mut stream = std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port))?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+        stream.write_all(
+            b"GET /api/health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+        )?;
+        let mut status = [0_u8; 12];
+        stream.read_exact(&mut status)?;
+        Ok(status.ends_with(b" 200"))
+    };
+    for _ in 0..400 {
+        if healthy().unwrap_or(false) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    anyhow::bail!("the handler on port {port} did not become healthy within 20 s")
+}

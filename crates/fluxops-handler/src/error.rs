@@ -1,7 +1,10 @@
 //! The one error type every route and middleware failure renders through.
 
-use axum::Json;
-use axum::http::StatusCode;
+use std::fmt;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fluxops_inference::InputError;
 use serde::Serialize;
@@ -9,8 +12,12 @@ use utoipa::ToSchema;
 
 /// Everything that can go wrong with a request, each with a stable `error.code`.
 ///
-/// Client mistakes carry a message that says what to send instead; internal failures say nothing
-/// about why (the cause goes to the log where it happens).
+/// Client mistakes carry a message that says what to send instead, with any text of theirs cut
+/// short; internal failures say nothing about why (the cause travels in [`InternalCause`] to the
+/// logs and telemetry, never to the caller).
+///
+/// Its response carries the error itself in its extensions, so that the outermost middleware
+/// can record it and give it the body shape of the route's protocol ([`ErrorShape`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {
@@ -22,9 +29,14 @@ pub enum ApiError {
         "the body has the wrong shape ({0}); send {{\"features\": [numbers]}} or {{\"instances\": [[numbers], ...]}}"
     )]
     InvalidRequest(String),
-    /// Neither or both of `features` and `instances`.
-    #[error("{0}")]
-    MissingFeatures(&'static str),
+    /// Neither `features` nor `instances`.
+    #[error(
+        "the body has no `features`; send {{\"features\": [numbers]}} or {{\"instances\": [[numbers], ...]}}"
+    )]
+    MissingFeatures,
+    /// Both `features` and `instances`.
+    #[error("send either `features` (one row) or `instances` (a batch), not both")]
+    FeaturesAndInstances,
     /// A row has the wrong number of values.
     #[error("{message}; {}", send_rows_of(*expected, *in_batch))]
     WrongFeatureCount {
@@ -41,11 +53,9 @@ pub enum ApiError {
     /// An `instances` array with no rows.
     #[error("`instances` is empty; send at least one row")]
     EmptyBatch,
-    /// More rows than `FLUXOPS_MAX_BATCH`.
-    #[error("the batch has {rows} rows; send at most {limit} per request")]
+    /// More rows than `FLUXOPS_MAX_BATCH` (counted while parsing, which stops at one too many).
+    #[error("the batch has more than {limit} rows; send at most {limit} per request")]
     BatchTooLarge {
-        /// Rows received.
-        rows: usize,
         /// The configured limit.
         limit: usize,
     },
@@ -58,6 +68,11 @@ pub enum ApiError {
     /// Missing or wrong `Content-Type`.
     #[error("send the body as JSON with the header Content-Type: application/json")]
     UnsupportedMediaType,
+    /// A compressed (or otherwise encoded) request body.
+    #[error(
+        "request bodies are read as sent: drop the Content-Encoding header and send plain JSON"
+    )]
+    UnsupportedEncoding,
     /// No route at this path.
     #[error("no route {0}; see /api/openapi.json for the routes")]
     NotFound(String),
@@ -72,12 +87,73 @@ pub enum ApiError {
     /// No model has been loaded yet (or the registry has none).
     #[error("no model is loaded yet; retry shortly and see /api/health for the reason")]
     ModelUnavailable,
+    /// As many requests as allowed are in flight; retry after the `Retry-After` seconds.
+    #[error("the handler is at capacity; retry after the Retry-After seconds")]
+    Overloaded,
     /// The request took longer than the handler allows.
     #[error("the request took too long; retry, and send the body promptly")]
     Timeout,
-    /// Anything unexpected; the details are only in the log.
+    /// Anything unexpected; the cause goes to the logs and telemetry only.
     #[error("internal error; retry, and report it with the x-request-id header if it persists")]
-    Internal,
+    Internal(InternalCause),
+}
+
+/// What went wrong inside, for operators: recorded as an exception, never shown to the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InternalCause(Arc<str>);
+
+impl InternalCause {
+    /// A cause described by `detail`.
+    pub fn new(detail: impl fmt::Display) -> Self {
+        InternalCause(detail.to_string().into())
+    }
+}
+
+impl fmt::Display for InternalCause {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InternalCause {}
+
+/// The body shape of an error answer: this API's, or the Open Inference Protocol's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// `{"error": {"code", "message"}}`, for `/api` and everything but `/v2`.
+    Api,
+    /// `{"error": "<message>"}`, for `/v2` (the Open Inference Protocol's error shape).
+    V2,
+}
+
+impl ErrorShape {
+    /// The shape of the errors of the route at `path`.
+    pub fn for_path(path: &str) -> Self {
+        if path == "/v2" || path.starts_with("/v2/") {
+            ErrorShape::V2
+        } else {
+            ErrorShape::Api
+        }
+    }
+}
+
+/// Seconds a shed request is told to wait before retrying.
+const RETRY_AFTER_SECS: &str = "1";
+
+/// Most characters of a caller's own text (a path, a method, what the JSON parser quotes) that
+/// an error message repeats; longer text keeps its start and end.
+const MAX_ECHOED_CHARS: usize = 160;
+
+/// `text` cut to at most [`MAX_ECHOED_CHARS`] characters: its start, `...`, and its end (where
+/// the JSON parser says the line and column).
+pub(crate) fn bounded(text: &str) -> String {
+    let n_chars = text.chars().count();
+    if n_chars <= MAX_ECHOED_CHARS {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(MAX_ECHOED_CHARS - 40).collect();
+    let tail: String = text.chars().skip(n_chars - 37).collect();
+    format!("{head}...{tail}")
 }
 
 /// The JSON body of every error response.
@@ -102,7 +178,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidJson(_)
-            | ApiError::MissingFeatures(_)
+            | ApiError::MissingFeatures
+            | ApiError::FeaturesAndInstances
             | ApiError::WrongFeatureCount { .. }
             | ApiError::NonFiniteFeature(_)
             | ApiError::EmptyBatch => StatusCode::BAD_REQUEST,
@@ -110,12 +187,14 @@ impl ApiError {
             ApiError::BatchTooLarge { .. } | ApiError::PayloadTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedEncoding => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::ModelUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ModelUnavailable | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -124,30 +203,63 @@ impl ApiError {
         match self {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::InvalidRequest(_) => "invalid_request",
-            ApiError::MissingFeatures(_) => "missing_features",
+            ApiError::MissingFeatures => "missing_features",
+            ApiError::FeaturesAndInstances => "features_and_instances",
             ApiError::WrongFeatureCount { .. } => "wrong_feature_count",
             ApiError::NonFiniteFeature(_) => "non_finite_feature",
             ApiError::EmptyBatch => "empty_batch",
             ApiError::BatchTooLarge { .. } => "batch_too_large",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::UnsupportedEncoding => "unsupported_content_encoding",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::ModelUnavailable => "model_unavailable",
+            ApiError::Overloaded => "overloaded",
             ApiError::Timeout => "timeout",
-            ApiError::Internal => "internal",
+            ApiError::Internal(_) => "internal",
         }
     }
 
     /// Classifies a `serde_json` failure: broken syntax is 400, the wrong shape or types 422.
+    /// The parser's message may quote the body; it is cut short.
     pub(crate) fn from_json(error: &serde_json::Error) -> Self {
         use serde_json::error::Category;
+        let message = bounded(&error.to_string());
         match error.classify() {
-            Category::Data => ApiError::InvalidRequest(error.to_string()),
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::InvalidJson(error.to_string())
-            }
+            Category::Data => ApiError::InvalidRequest(message),
+            Category::Syntax | Category::Eof | Category::Io => ApiError::InvalidJson(message),
         }
+    }
+
+    /// The JSON body of the answer in `shape`.
+    pub fn shaped_body(&self, shape: ErrorShape) -> Body {
+        let body = match shape {
+            ErrorShape::Api => serde_json::to_vec(&self.body()),
+            ErrorShape::V2 => serde_json::to_vec(&serde_json::json!({ "error": self.to_string() })),
+        };
+        Body::from(body.expect("an error body of two strings always serialises"))
+    }
+
+    /// The answer in `shape`, carrying the error in its extensions.
+    pub fn into_response_shaped(self, shape: ErrorShape) -> Response {
+        let mut response = (
+            self.status(),
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            self.shaped_body(shape),
+        )
+            .into_response();
+        if matches!(self, ApiError::Overloaded) {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response.extensions_mut().insert(self);
+        response
     }
 
     /// Maps an input rejected by the model, keeping the row and index it names.
@@ -185,7 +297,7 @@ fn send_rows_of(n_features: usize, in_batch: bool) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status(), Json(self.body())).into_response()
+        self.into_response_shaped(ErrorShape::Api)
     }
 }
 
@@ -244,13 +356,54 @@ mod tests {
 
     #[test]
     fn internal_errors_say_nothing_about_the_cause() {
-        let body = serde_json::to_value(ApiError::Internal.body()).expect("serialises");
+        let error = ApiError::Internal(InternalCause::new("panic: secret detail"));
+        let body = serde_json::to_value(error.body()).expect("serialises");
         assert_eq!(body["error"]["code"], "internal");
-        assert!(
-            !body["error"]["message"]
-                .as_str()
-                .unwrap_or("")
-                .contains("panic")
+        assert!(!body.to_string().contains("secret"), "{body}");
+    }
+
+    #[test]
+    fn a_response_carries_its_error_and_an_overload_says_when_to_retry() {
+        let response = ApiError::Overloaded.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(
+            response.extensions().get::<ApiError>(),
+            Some(&ApiError::Overloaded)
         );
+    }
+
+    #[tokio::test]
+    async fn v2_routes_get_the_open_inference_protocols_error_shape() {
+        assert_eq!(ErrorShape::for_path("/v2/models/x/infer"), ErrorShape::V2);
+        assert_eq!(ErrorShape::for_path("/v2"), ErrorShape::V2);
+        assert_eq!(ErrorShape::for_path("/v2x"), ErrorShape::Api);
+        assert_eq!(ErrorShape::for_path("/api/predict"), ErrorShape::Api);
+        let response = ApiError::Timeout.into_response_shaped(ErrorShape::V2);
+        assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+        let bytes = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(
+            body,
+            serde_json::json!({"error": ApiError::Timeout.to_string()})
+        );
+    }
+
+    #[test]
+    fn echoed_text_is_cut_short_keeping_its_start_and_end() {
+        assert_eq!(bounded("short"), "short");
+        let long = format!(
+            "invalid type: string \"{}\" at line 1 column 9999",
+            "x".repeat(10_000)
+        );
+        let cut = bounded(&long);
+        assert_eq!(cut.chars().count(), 160);
+        assert!(cut.starts_with("invalid type: string \"xxx"), "{cut}");
+        assert!(cut.ends_with("at line 1 column 9999"), "{cut}");
+        let error = serde_json::from_str::<Vec<f64>>(&format!("[\"{}\"]", "y".repeat(5000)))
+            .expect_err("a string");
+        assert!(ApiError::from_json(&error).to_string().len() < 400);
     }
 }

@@ -12,7 +12,11 @@
 //!
 //! Routes (behind the Functions route prefix `api`): `GET /` (the host's readiness probe),
 //! `GET /api/health`, `POST /api/predict`, `GET /api/model-info` and `GET /api/openapi.json`.
-//! Every failure is answered as `{"error": {"code", "message"}}` through [`ApiError`].
+//! Any tree ensemble is served: a classifier with integer or string labels, or a regressor.
+//! Every failure is answered as `{"error": {"code", "message"}}` through [`ApiError`] (under
+//! `/v2`, in the Open Inference Protocol's `{"error": "..."}`, see [`ErrorShape`]). Bodies,
+//! batches, requests in flight, time and connections are bounded ([`Limits`], [`Config`];
+//! `docs/Security.md` lists them), and the anonymous routes name no infrastructure.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,20 +31,23 @@
 //! ```
 #![deny(missing_docs)]
 
+mod blocking;
+mod body;
 mod config;
 mod error;
 mod middleware;
 mod routes;
+mod serve;
 mod startup;
 mod state;
 mod watcher;
 
 pub use config::{
-    Config, ConfigError, MAX_BATCH_VAR, MAX_BODY_VAR, MODEL_NAME_VAR, MODEL_SOURCE_VAR, PORT_VAR,
-    REFRESH_VAR,
+    Config, ConfigError, MAX_BATCH_VAR, MAX_BODY_VAR, MAX_CONCURRENCY_VAR, MAX_MODEL_BYTES_VAR,
+    MODEL_NAME_VAR, MODEL_SOURCE_VAR, PORT_VAR, REFRESH_VAR,
 };
-pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use error::{ApiError, ErrorBody, ErrorDetail, ErrorShape, InternalCause};
 pub use middleware::REQUEST_ID_HEADER;
 pub use routes::{OPENAPI_PATH, app};
 pub use startup::{Application, StartupError};
-pub use state::{AppState, Limits};
+pub use state::{AppState, IN_FLIGHT_PER_CORE, Limits};

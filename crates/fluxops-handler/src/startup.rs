@@ -4,13 +4,13 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
-use axum::serve::ListenerExt;
 use fluxops_store::Registry;
 use fluxops_telemetry::Metrics;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::routes::app;
+use crate::serve::serve;
 use crate::state::AppState;
 use crate::watcher;
 
@@ -18,7 +18,7 @@ use crate::watcher;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartupError {
-    /// `FLUXOPS_MODEL_SOURCE` names no registry the store can open.
+    /// The registry the configuration names cannot be opened.
     #[error("cannot open the model registry named by FLUXOPS_MODEL_SOURCE")]
     Registry {
         /// What the store said (it names the source, without any credential).
@@ -52,7 +52,7 @@ pub struct Application {
 impl Application {
     /// Opens the registry and binds the listener; nothing is served or loaded yet.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let registry = Registry::open(&config.model_source)
+        let registry = Registry::from_settings(config.registry.clone())
             .map_err(|source| StartupError::Registry { source })?;
         let requested = SocketAddr::new(config.host, config.port);
         let bind_error = |source| StartupError::Bind {
@@ -95,24 +95,19 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let state = AppState::new(&self.config, self.metrics);
-        let source = &self.config.model_source;
-        let blob_container = fluxops_store::is_blob_url(source).then(|| source.clone());
-        let watcher = tokio::spawn(watcher::watch(
+        let watcher = tokio::spawn(watcher::supervise(
             self.registry,
             state.clone(),
-            self.config.refresh_interval,
-            blob_container,
+            watcher::WatchSettings::from(&self.config),
         ));
         tracing::info!(address = %self.address, "listening");
-        // Without TCP_NODELAY small responses wait for the client's delayed ACK (40 ms).
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(listener, app(state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = serve(
+            self.listener,
+            app(state),
+            self.config.header_read_timeout,
+            shutdown,
+        )
+        .await;
         watcher.abort();
         tracing::info!("stopped");
         served

@@ -15,7 +15,7 @@ pub(crate) fn is_blob_source(source: &str) -> bool {
 
 /// Whether a location string is a blob URL (`http(s)://...`) rather than a local path or
 /// [`AZURITE_SOURCE`].
-pub fn is_blob_url(location: &str) -> bool {
+pub(crate) fn is_blob_url(location: &str) -> bool {
     location.starts_with("https://") || location.starts_with("http://")
 }
 

@@ -64,7 +64,6 @@ mod settings;
 mod shared_key;
 mod source;
 
-pub use address::is_blob_url;
 pub use auth::BlobAuth;
 pub use backend::{Backend, ETag, StoredObject, WriteCondition};
 pub use blob::BlobStore;

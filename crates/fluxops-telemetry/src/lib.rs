@@ -40,10 +40,12 @@
 //!
 //! | instrument | kind | unit | attributes |
 //! | --- | --- | --- | --- |
-//! | `fluxops.predictions` | counter | `{prediction}` | `prediction.class`, `model.version` |
+//! | `fluxops.predictions` | counter | `{prediction}` | `prediction.class` (classifiers: the label), `model.version` |
 //! | `fluxops.prediction.duration` | histogram | `ms` | `model.version` |
 //! | `fluxops.prediction.batch_size` | histogram | `{row}` | |
 //! | `fluxops.validation.failures` | counter | `{failure}` | `error.code` |
+//! | `fluxops.requests.timed_out` | counter | `{request}` | |
+//! | `fluxops.requests.shed` | counter | `{request}` | |
 //! | `fluxops.model.reloads` | counter | `{reload}` | `outcome` (`loaded`, `refused`, `failed`) |
 //! | `fluxops.model.age` | gauge, observed at each export | `s` | `model.version` |
 //! | `fluxops.trainer.phase.duration` | histogram | `s` | `phase` |
@@ -88,14 +90,18 @@
 //! ```
 //! use std::time::Duration;
 //!
-//! use fluxops_telemetry::{LogFormat, TelemetryBuilder};
+//! use std::sync::Arc;
+//!
+//! use fluxops_telemetry::{LogFormat, Predicted, TelemetryBuilder};
 //!
 //! // In a binary: `let telemetry = fluxops_telemetry::init("fluxops-handler", env!("CARGO_PKG_VERSION"));`
 //! let telemetry = TelemetryBuilder::new("fluxops-handler", "1.0.0")
 //!     .log_format(LogFormat::Off)
 //!     .init();
 //! let metrics = telemetry.metrics();
-//! metrics.record_predictions("20261127T220000Z-ab12cd34", &[1, 0, 1], Duration::from_micros(180));
+//! let labels: Vec<Arc<str>> = vec![Arc::from("0"), Arc::from("1")];
+//! let predicted = Predicted::Classes { class_indices: &[1, 0, 1], labels: &labels };
+//! metrics.record_predictions("20261127T220000Z-ab12cd34", predicted, Duration::from_micros(180));
 //! telemetry.shutdown();
 //! ```
 #![deny(missing_docs)]
@@ -107,13 +113,15 @@ mod guard;
 mod layers;
 mod metrics;
 mod spans;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod trainer;
 
 pub use builder::{CONNECTION_STRING_VAR, Error, TelemetryBuilder};
 pub use events::{model_loaded, model_refused, record_exception};
 pub use guard::TelemetryGuard;
 pub use layers::LogFormat;
-pub use metrics::{Metrics, ModelReload};
+pub use metrics::{Metrics, ModelReload, Predicted};
 pub use spans::{
     INVOCATION_ID_HEADER, record_outcome, record_response, server_span, trace_blob_read,
 };

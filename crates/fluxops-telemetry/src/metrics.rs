@@ -28,6 +28,8 @@ pub(crate) struct Instruments {
     prediction_duration: Histogram<f64>,
     batch_size: Histogram<u64>,
     validation_failures: Counter<u64>,
+    timeouts: Counter<u64>,
+    shed: Counter<u64>,
     model_reloads: Counter<u64>,
     model_in_service: Arc<Mutex<Option<ModelInService>>>,
     /// Kept so the gauge's callback lives as long as the instruments.
@@ -48,6 +50,24 @@ impl fmt::Debug for Metrics {
             .field("enabled", &self.instruments.is_some())
             .finish()
     }
+}
+
+/// What one prediction request predicted, for [`Metrics::record_predictions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Predicted<'a> {
+    /// A classifier's answers: the predicted class index of each row, and the class labels as
+    /// text (`"1"`, `"cat"`), in class-index order, that the indices point into.
+    Classes {
+        /// Predicted class index per row.
+        class_indices: &'a [usize],
+        /// Every class label of the model, as text.
+        labels: &'a [Arc<str>],
+    },
+    /// A regressor's answers: they have no class, so only the rows are counted.
+    Values {
+        /// Rows predicted.
+        n_rows: usize,
+    },
 }
 
 /// How an attempt to load a new model version ended.
@@ -114,6 +134,16 @@ impl Metrics {
                 .with_unit("{failure}")
                 .with_description("Requests refused by input validation, by error code")
                 .build(),
+            timeouts: meter
+                .u64_counter("fluxops.requests.timed_out")
+                .with_unit("{request}")
+                .with_description("Requests given up on after the request timeout")
+                .build(),
+            shed: meter
+                .u64_counter("fluxops.requests.shed")
+                .with_unit("{request}")
+                .with_description("Requests refused because the in-flight limit was reached")
+                .build(),
             model_reloads: meter
                 .u64_counter("fluxops.model.reloads")
                 .with_unit("{reload}")
@@ -137,38 +167,53 @@ impl Metrics {
         }
     }
 
-    /// Records one prediction request: each row's predicted class (counted per class), the
-    /// number of rows, and the time spent validating and predicting them.
+    /// Records one prediction request: the rows predicted (a classifier's counted per predicted
+    /// class), the number of rows, and the time spent validating and predicting them.
     pub fn record_predictions(
         &self,
         model_version: &str,
-        predicted_classes: &[i64],
+        predicted: Predicted<'_>,
         latency: Duration,
     ) {
         let Some(instruments) = &self.instruments else {
             return;
         };
         let version = KeyValue::new(MODEL_VERSION, model_version.to_owned());
-        // A classifier has few classes: a linear scan beats a map here.
-        let mut n_per_class: Vec<(i64, u64)> = Vec::new();
-        for &class in predicted_classes {
-            match n_per_class.iter_mut().find(|(known, _)| *known == class) {
-                Some((_, n)) => *n += 1,
-                None => n_per_class.push((class, 1)),
+        let n_rows = match predicted {
+            Predicted::Classes {
+                class_indices,
+                labels,
+            } => {
+                // A classifier has few classes: a linear scan beats a map here.
+                let mut n_per_class: Vec<(usize, u64)> = Vec::new();
+                for &class in class_indices {
+                    match n_per_class.iter_mut().find(|(known, _)| *known == class) {
+                        Some((_, n)) => *n += 1,
+                        None => n_per_class.push((class, 1)),
+                    }
+                }
+                for (class, n) in n_per_class {
+                    let label = labels
+                        .get(class)
+                        .map_or_else(|| Arc::from(class.to_string()), Arc::clone);
+                    instruments.predictions.add(
+                        n,
+                        &[KeyValue::new("prediction.class", label), version.clone()],
+                    );
+                }
+                class_indices.len()
             }
-        }
-        for (class, n) in n_per_class {
-            instruments.predictions.add(
-                n,
-                &[KeyValue::new("prediction.class", class), version.clone()],
-            );
-        }
+            Predicted::Values { n_rows } => {
+                instruments
+                    .predictions
+                    .add(n_rows as u64, std::slice::from_ref(&version));
+                n_rows
+            }
+        };
         instruments
             .prediction_duration
             .record(latency.as_secs_f64() * 1000.0, &[version]);
-        instruments
-            .batch_size
-            .record(predicted_classes.len() as u64, &[]);
+        instruments.batch_size.record(n_rows as u64, &[]);
     }
 
     /// Counts a request refused by input validation, by its API error code (`invalid_json`,
@@ -178,6 +223,20 @@ impl Metrics {
             instruments
                 .validation_failures
                 .add(1, &[KeyValue::new("error.code", code)]);
+        }
+    }
+
+    /// Counts a request given up on after the request timeout.
+    pub fn record_timeout(&self) {
+        if let Some(instruments) = &self.instruments {
+            instruments.timeouts.add(1, &[]);
+        }
+    }
+
+    /// Counts a request refused because as many as allowed were already in flight.
+    pub fn record_overload(&self) {
+        if let Some(instruments) = &self.instruments {
+            instruments.shed.add(1, &[]);
         }
     }
 
@@ -206,145 +265,97 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
-    use opentelemetry::metrics::MeterProvider as _;
-    use opentelemetry_sdk::metrics::{
-        InMemoryMetricExporter, PeriodicReader, SdkMeterProvider,
-        data::{AggregatedMetrics, MetricData},
-    };
-
     use super::*;
     use crate::TrainerPhase;
-
-    /// Runs `work` on fresh instruments and returns every data point as
-    /// `(instrument, value, sorted attributes)`, histograms as their count.
-    fn points_of(work: impl FnOnce(&Metrics)) -> Vec<(String, f64, Vec<String>)> {
-        let exporter = InMemoryMetricExporter::default();
-        let provider = SdkMeterProvider::builder()
-            .with_reader(PeriodicReader::builder(exporter.clone()).build())
-            .build();
-        work(&Metrics::new(&provider.meter("test")));
-        provider.force_flush().expect("flush");
-        let mut points = Vec::new();
-        for resource_metrics in exporter.get_finished_metrics().expect("metrics") {
-            for scope in resource_metrics.scope_metrics() {
-                for metric in scope.metrics() {
-                    let name = metric.name().to_owned();
-                    let mut push = |value: f64, attributes: Vec<String>| {
-                        let mut attributes = attributes;
-                        attributes.sort();
-                        points.push((name.clone(), value, attributes));
-                    };
-                    let describe = |attributes: &mut dyn Iterator<Item = &KeyValue>| {
-                        attributes
-                            .map(|kv| format!("{}={}", kv.key, kv.value))
-                            .collect::<Vec<_>>()
-                    };
-                    match metric.data() {
-                        AggregatedMetrics::U64(MetricData::Sum(sum)) => {
-                            for point in sum.data_points() {
-                                push(point.value() as f64, describe(&mut point.attributes()));
-                            }
-                        }
-                        AggregatedMetrics::F64(MetricData::Gauge(gauge)) => {
-                            for point in gauge.data_points() {
-                                push(point.value(), describe(&mut point.attributes()));
-                            }
-                        }
-                        AggregatedMetrics::F64(MetricData::Histogram(histogram)) => {
-                            for point in histogram.data_points() {
-                                push(point.count() as f64, describe(&mut point.attributes()));
-                            }
-                        }
-                        AggregatedMetrics::U64(MetricData::Histogram(histogram)) => {
-                            for point in histogram.data_points() {
-                                push(point.sum() as f64, describe(&mut point.attributes()));
-                            }
-                        }
-                        other => panic!("unexpected data for {name}: {other:?}"),
-                    }
-                }
-            }
-        }
-        points.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
-        points
-    }
-
-    fn point<'a>(
-        points: &'a [(String, f64, Vec<String>)],
-        name: &str,
-        attributes: &[&str],
-    ) -> Option<&'a f64> {
-        points
-            .iter()
-            .find(|(known, _, known_attributes)| known == name && known_attributes == attributes)
-            .map(|(_, value, _)| value)
-    }
+    use crate::testing::CapturedTelemetry;
 
     #[test]
     fn predictions_are_counted_per_class_with_batch_size_and_latency() {
-        let points = points_of(|metrics| {
-            metrics.record_predictions("v1", &[2, 0, 2, 2], Duration::from_millis(3));
-            metrics.record_predictions("v1", &[0], Duration::from_millis(1));
-        });
+        let telemetry = CapturedTelemetry::start();
+        let metrics = telemetry.metrics();
+        let labels: Vec<Arc<str>> = ["cat", "dog", "7"].map(Arc::from).to_vec();
+        let classes = |class_indices| Predicted::Classes {
+            class_indices,
+            labels: &labels,
+        };
+        metrics.record_predictions("v1", classes(&[2, 0, 2, 2]), Duration::from_millis(3));
+        metrics.record_predictions("v1", classes(&[0]), Duration::from_millis(1));
         let v1 = "model.version=v1";
+        let predictions = |class| telemetry.metric("fluxops.predictions", &[v1, class]);
+        assert_eq!(predictions("prediction.class=cat"), Some(2.0));
+        assert_eq!(predictions("prediction.class=7"), Some(3.0));
         assert_eq!(
-            point(&points, "fluxops.predictions", &[v1, "prediction.class=0"]),
-            Some(&2.0)
+            telemetry.metric("fluxops.prediction.duration", &[v1]),
+            Some(2.0)
         );
         assert_eq!(
-            point(&points, "fluxops.predictions", &[v1, "prediction.class=2"]),
-            Some(&3.0)
-        );
-        assert_eq!(
-            point(&points, "fluxops.prediction.duration", &[v1]),
-            Some(&2.0)
-        );
-        assert_eq!(
-            point(&points, "fluxops.prediction.batch_size", &[]),
-            Some(&5.0)
+            telemetry.metric("fluxops.prediction.batch_size", &[]),
+            Some(5.0)
         );
     }
 
     #[test]
-    fn failures_reloads_model_age_and_trainer_phases_are_recorded() {
-        let points = points_of(|metrics| {
-            metrics.record_validation_failure("invalid_json");
-            metrics.record_model_reload(ModelReload::Refused);
-            metrics.record_model_reload(ModelReload::Loaded);
-            metrics.set_model_in_service("v2", SystemTime::now() - Duration::from_secs(3600));
-            metrics.record_trainer_accuracy(0.97);
-            drop(metrics.trainer_phase(TrainerPhase::Fit));
-        });
-        assert_eq!(
-            point(
-                &points,
-                "fluxops.validation.failures",
-                &["error.code=invalid_json"]
-            ),
-            Some(&1.0)
+    fn a_regressors_rows_are_counted_without_a_class() {
+        let telemetry = CapturedTelemetry::start();
+        telemetry.metrics().record_predictions(
+            "v2",
+            Predicted::Values { n_rows: 3 },
+            Duration::from_millis(1),
         );
         assert_eq!(
-            point(&points, "fluxops.model.reloads", &["outcome=refused"]),
-            Some(&1.0)
+            telemetry.metric("fluxops.predictions", &["model.version=v2"]),
+            Some(3.0)
         );
         assert_eq!(
-            point(&points, "fluxops.model.reloads", &["outcome=loaded"]),
-            Some(&1.0)
+            telemetry.metric("fluxops.prediction.batch_size", &[]),
+            Some(3.0)
         );
-        let age = point(&points, "fluxops.model.age", &["model.version=v2"]).expect("age");
-        assert!((3600.0..3700.0).contains(age), "{age}");
-        assert_eq!(point(&points, "fluxops.trainer.accuracy", &[]), Some(&0.97));
+    }
+
+    #[test]
+    fn failures_timeouts_shedding_reloads_model_age_and_trainer_phases_are_recorded() {
+        let telemetry = CapturedTelemetry::start();
+        let metrics = telemetry.metrics();
+        metrics.record_validation_failure("invalid_json");
+        metrics.record_timeout();
+        metrics.record_overload();
+        metrics.record_overload();
+        metrics.record_model_reload(ModelReload::Refused);
+        metrics.record_model_reload(ModelReload::Loaded);
+        metrics.set_model_in_service("v2", SystemTime::now() - Duration::from_secs(3600));
+        metrics.record_trainer_accuracy(0.97);
+        drop(metrics.trainer_phase(TrainerPhase::Fit));
+        let metric = |name, attributes: &[&str]| telemetry.metric(name, attributes);
         assert_eq!(
-            point(&points, "fluxops.trainer.phase.duration", &["phase=fit"]),
-            Some(&1.0)
+            metric("fluxops.validation.failures", &["error.code=invalid_json"]),
+            Some(1.0)
+        );
+        assert_eq!(metric("fluxops.requests.timed_out", &[]), Some(1.0));
+        assert_eq!(metric("fluxops.requests.shed", &[]), Some(2.0));
+        assert_eq!(
+            metric("fluxops.model.reloads", &["outcome=refused"]),
+            Some(1.0)
+        );
+        assert_eq!(
+            metric("fluxops.model.reloads", &["outcome=loaded"]),
+            Some(1.0)
+        );
+        let age = metric("fluxops.model.age", &["model.version=v2"]).expect("age");
+        assert!((3600.0..3700.0).contains(&age), "{age}");
+        assert_eq!(metric("fluxops.trainer.accuracy", &[]), Some(0.97));
+        assert_eq!(
+            metric("fluxops.trainer.phase.duration", &["phase=fit"]),
+            Some(1.0)
         );
     }
 
     #[test]
     fn disabled_metrics_record_nothing_and_do_not_panic() {
         let metrics = Metrics::default();
-        metrics.record_predictions("v1", &[1], Duration::from_millis(1));
+        metrics.record_predictions("v1", Predicted::Values { n_rows: 1 }, Duration::ZERO);
         metrics.record_validation_failure("x");
+        metrics.record_timeout();
+        metrics.record_overload();
         metrics.record_model_reload(ModelReload::Failed);
         metrics.set_model_in_service("v1", SystemTime::now());
         drop(metrics.trainer_phase(TrainerPhase::Load));

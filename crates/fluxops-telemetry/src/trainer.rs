@@ -9,7 +9,7 @@ use tracing::{Span, field::Empty, span::EnteredSpan};
 use crate::metrics::Metrics;
 
 /// The root span of one trainer run for `model`, which Application Insights records as a
-/// request named `train <model>`; mark its end with [`record_outcome`]. Phases inside it come
+/// request named `train <model>`; mark its end with [`record_outcome`](crate::record_outcome). Phases inside it come
 /// from [`crate::Metrics::trainer_phase`].
 pub fn trainer_run_span(model: &str) -> Span {
     let name = format!("train {model}");

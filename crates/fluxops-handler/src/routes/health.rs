@@ -1,4 +1,8 @@
-//! `GET /api/health`: whether a model is being served, which one, and what the registry said.
+//! `GET /api/health`: whether a model is being served, which one, and, if something is wrong, a
+//! stable problem code.
+//!
+//! The route is anonymous: it names no storage account, container, path, identity or storage
+//! error. Operators find those in the logs and telemetry.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,7 +11,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::state::{AppState, LoadedModel};
+use crate::state::{AppState, LoadedModel, Problem};
 
 /// The health report.
 #[derive(Debug, Serialize, ToSchema)]
@@ -19,13 +23,33 @@ pub(crate) struct Health {
     service: &'static str,
     /// Version of the handler.
     version: &'static str,
-    /// Why there is no model, when there is none.
+    /// What is wrong, if anything: why no model is served, or why the newest published version
+    /// is not the one served.
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
+    problem: Option<ProblemReport>,
     /// The model being served, if any.
     model: Option<ModelSummary>,
-    /// The registry watcher's last check.
+    /// The registry watcher.
     registry: RegistryReport,
+}
+
+/// A problem: a stable code for programs and a message for people.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProblemReport {
+    /// `first_check_pending`, `no_model_yet`, `registry_unavailable` or `model_refused`.
+    #[schema(example = "model_refused")]
+    code: &'static str,
+    /// What it means and what happens next.
+    message: &'static str,
+}
+
+impl From<Problem> for ProblemReport {
+    fn from(problem: Problem) -> Self {
+        ProblemReport {
+            code: problem.code(),
+            message: problem.message(),
+        }
+    }
 }
 
 /// Which model is being served (also the first fields of `/api/model-info`).
@@ -45,6 +69,8 @@ pub(crate) struct ModelSummary {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     loaded_at: OffsetDateTime,
+    /// Number of features a row must have.
+    n_features: usize,
 }
 
 impl From<&LoadedModel> for ModelSummary {
@@ -55,53 +81,61 @@ impl From<&LoadedModel> for ModelSummary {
             sha256: loaded.sha256.clone(),
             published_at: loaded.published_at,
             loaded_at: loaded.loaded_at,
+            n_features: loaded.model.predictor().n_features(),
         }
     }
 }
 
-/// What the registry watcher found.
+/// What the registry watcher is doing.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RegistryReport {
     /// When the last check finished; null before the first.
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     checked_at: Option<OffsetDateTime>,
-    /// Why the newest published model is not the one served (unreachable, refused, none yet).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    problem: Option<String>,
+    /// How often the watcher died and was started again since the handler started (each time
+    /// also logged and recorded as an exception).
+    watcher_restarts: u32,
 }
 
-/// Health of the handler: 200 once a model is being served, 503 with the reason before.
+/// The code of an unhealthy answer before the registry watcher's first check has finished.
+const FIRST_CHECK_PENDING: ProblemReport = ProblemReport {
+    code: "first_check_pending",
+    message: "the first registry check has not finished yet; retry shortly",
+};
+
+/// Health of the handler: 200 once a model is being served, 503 with a problem code before.
 #[utoipa::path(
     get,
     path = "/api/health",
     tag = "operations",
     responses(
-        (status = 200, description = "A model is being served", body = Health),
-        (status = 503, description = "No model is loaded yet; `reason` says why", body = Health),
+        (status = 200, description = "A model is being served; `problem`, if present, says why the newest published version is not the one served", body = Health),
+        (status = 503, description = "No model is served; `problem.code` says why", body = Health),
     )
 )]
 pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let registry = state.registry_status();
     let model = state.model().map(|loaded| ModelSummary::from(&*loaded));
-    let (status, label, reason) = if model.is_some() {
-        (StatusCode::OK, "healthy", None)
-    } else {
-        let reason = registry
-            .problem
-            .clone()
-            .unwrap_or_else(|| "the first registry check has not finished yet".to_owned());
-        (StatusCode::SERVICE_UNAVAILABLE, "unhealthy", Some(reason))
+    let problem = registry.problem.map(ProblemReport::from);
+    let (status, label, problem) = match (&model, registry.checked_at) {
+        (Some(_), _) => (StatusCode::OK, "healthy", problem),
+        (None, None) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unhealthy",
+            Some(FIRST_CHECK_PENDING),
+        ),
+        (None, Some(_)) => (StatusCode::SERVICE_UNAVAILABLE, "unhealthy", problem),
     };
     let health = Health {
         status: label,
         service: env!("CARGO_PKG_NAME"),
         version: env!("CARGO_PKG_VERSION"),
-        reason,
+        problem,
         model,
         registry: RegistryReport {
             checked_at: registry.checked_at,
-            problem: registry.problem.clone(),
+            watcher_restarts: state.watcher_restarts(),
         },
     };
     (status, Json(health))

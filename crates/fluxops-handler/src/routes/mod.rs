@@ -2,18 +2,22 @@
 
 mod health;
 mod model_info;
+mod openapi;
 mod predict;
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::body::Bytes;
-use axum::http::{Method, StatusCode, Uri, header};
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
 use axum::routing::get;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::ApiError;
-use crate::middleware;
+use self::openapi::ApiDocs;
+use crate::error::{ApiError, bounded};
+use crate::middleware::{self, ShedLayer};
 use crate::state::AppState;
 
 /// Path of the generated OpenAPI document.
@@ -23,39 +27,49 @@ pub const OPENAPI_PATH: &str = "/api/openapi.json";
 #[openapi(
     info(
         title = "FluxOps",
-        description = "Random-forest predictions served by the FluxOps custom handler for Azure Functions."
+        description = "Predictions of the tree-ensemble model being served (a classifier or a regressor, trained by fluxops-train or imported), by the FluxOps custom handler for Azure Functions. The body of /api/predict is described for the model being served when the document is fetched."
     ),
     components(schemas(crate::error::ErrorBody))
 )]
 struct ApiDoc;
 
 /// Builds the whole application: routes, fallbacks and middleware, without binding anything.
+///
+/// Every route that does work goes behind the one `shed` layer, whose clones share one count of
+/// requests in flight (`FLUXOPS_MAX_CONCURRENCY`); the host's readiness probe and health do not,
+/// so they answer in any storm. The middleware stack (`middleware::wrap`) goes around everything,
+/// and renders errors under `/v2` in the Open Inference Protocol's shape.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
-    let (router, openapi) = routes_and_openapi();
-    let openapi = Bytes::from(openapi.to_json().unwrap_or_default());
+    let metrics = state.metrics().clone();
+    let shed = ShedLayer::new(limits.max_concurrency);
+    let (router, generated) = routes_and_openapi(shed);
+    let docs = Arc::new(ApiDocs::new(&generated, limits.max_batch));
     let router = router
         .route(
             OPENAPI_PATH,
-            get(move || {
-                let openapi = openapi.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], openapi) }
+            get(move |State(state): State<AppState>| {
+                let docs = Arc::clone(&docs);
+                async move { docs.answer(&state) }
             }),
         )
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state);
-    middleware::wrap(router, limits)
+    middleware::wrap(router, limits, metrics)
 }
 
-/// The routes and the OpenAPI document, made from the same `#[utoipa::path]` annotations so the
-/// two cannot drift apart.
-fn routes_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The `/api` routes and their OpenAPI document, made from the same `#[utoipa::path]`
+/// annotations so the two cannot drift apart; the ones that do work behind `shed`.
+fn routes_and_openapi(shed: ShedLayer) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let working = OpenApiRouter::new()
+        .routes(routes!(predict::predict))
+        .routes(routes!(model_info::model_info))
+        .route_layer(shed);
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(ready))
         .routes(routes!(health::health))
-        .routes(routes!(predict::predict))
-        .routes(routes!(model_info::model_info))
+        .merge(working)
         .split_for_parts()
 }
 
@@ -66,22 +80,13 @@ async fn ready() -> StatusCode {
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::NotFound(format!("{method} {}", shorten(uri.path())))
+    ApiError::NotFound(bounded(&format!("{method} {}", uri.path())))
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::MethodNotAllowed {
-        method: method.to_string(),
-        path: shorten(uri.path()),
-    }
-}
-
-/// A caller's path, cut short enough to echo in a message.
-fn shorten(path: &str) -> String {
-    const MAX_CHARS: usize = 100;
-    match path.char_indices().nth(MAX_CHARS) {
-        Some((cut, _)) => format!("{}...", &path[..cut]),
-        None => path.to_owned(),
+        method: bounded(method.as_str()),
+        path: bounded(uri.path()),
     }
 }
 
@@ -91,19 +96,12 @@ mod tests {
 
     #[test]
     fn the_openapi_document_lists_every_api_route() {
-        let (_, openapi) = routes_and_openapi();
+        let (_, openapi) = routes_and_openapi(ShedLayer::new(1));
         let mut paths: Vec<&str> = openapi.paths.paths.keys().map(String::as_str).collect();
         paths.sort_unstable();
         assert_eq!(
             paths,
             ["/", "/api/health", "/api/model-info", "/api/predict"]
         );
-    }
-
-    #[test]
-    fn long_paths_are_cut_short() {
-        assert_eq!(shorten("/api"), "/api");
-        let long = format!("/{}", "é".repeat(300));
-        assert_eq!(shorten(&long).chars().count(), 103);
     }
 }

@@ -1,14 +1,19 @@
 //! `GET /api/model-info`: what the served model is, how it was made and how well it scored.
 //!
+//! The route is anonymous: it says nothing about where the model or its training data are stored.
+//!
 //! The wire types here are the handler's own, copied field by field from the artifact's metadata,
 //! so that the artifact format can evolve without silently changing this response.
 
 use axum::Json;
 use axum::extract::State;
-use fluxops_inference::{AveragedScores, ClassificationEvaluation, Evaluation, Origin};
+use fluxops_inference::{
+    AveragedScores, ClassLabels, ClassificationEvaluation, Evaluation, Origin, Task,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::health::ModelSummary;
@@ -17,22 +22,27 @@ use crate::state::AppState;
 /// Everything known about the model being served.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ModelInfo {
-    /// Name, version, artifact digest, and when it was published and loaded.
+    /// Name, version, artifact digest, feature count, and when it was published and loaded.
     #[serde(flatten)]
     served: ModelSummary,
+    /// `classifier` or `regressor`.
+    #[schema(example = "classifier")]
+    task: &'static str,
+    /// Where the model came from: trained by `fluxops-train`, or imported from another
+    /// framework.
+    origin: OriginInfo,
     /// The algorithm and its parameters.
     algorithm: AlgorithmInfo,
-    /// Number of features a row must have.
-    n_features: usize,
     /// Feature names, in the order rows must give them.
     feature_names: Vec<String>,
-    /// Class labels, in class order.
-    classes: Vec<i64>,
-    /// Evaluation on the held-out test split, when the model is a classifier that has one.
-    metrics: Option<MetricsInfo>,
-    /// Where the training data came from (path, URL or `synthetic:<rows>:<seed>`), if known.
-    training_data: Option<String>,
-    /// When training finished.
+    /// A classifier's class labels (numbers or strings), in class order; null for a regressor.
+    #[schema(schema_with = classes_schema)]
+    classes: Option<ClassesInfo>,
+    /// Values per prediction: the classes of a classifier, the outputs of a regressor.
+    n_outputs: usize,
+    /// Evaluation on held-out rows, when the producer measured it.
+    metrics: Option<EvaluationInfo>,
+    /// When training (or the import) finished.
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     trained_at: OffsetDateTime,
@@ -40,8 +50,102 @@ pub(crate) struct ModelInfo {
     trainer_version: String,
     /// Hex SHA-256 of the ensemble content, as the artifact records it.
     forest_sha256: String,
-    /// Registry location and key the artifact was loaded from.
-    source: String,
+}
+
+/// Where the model came from.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum OriginInfo {
+    /// Trained by `fluxops-train`.
+    Trained {
+        /// Version of `fluxops-train`.
+        trainer_version: String,
+    },
+    /// Imported by `fluxops-import` from a file another framework wrote.
+    Imported {
+        /// Version of the importer.
+        importer_version: String,
+        /// Format of the imported file, e.g. `onnx`.
+        file_format: String,
+        /// Framework the model was trained with, when the file says, e.g. `scikit-learn`.
+        framework: Option<String>,
+        /// Tool that wrote the file, with its version, e.g. `skl2onnx 1.17.0`.
+        converter: String,
+        /// Names of the imported file's outputs, e.g. `["label", "probabilities"]`.
+        output_names: Vec<String>,
+    },
+}
+
+impl From<&Origin> for OriginInfo {
+    fn from(origin: &Origin) -> Self {
+        match origin {
+            Origin::Trained { trainer_version } => OriginInfo::Trained {
+                trainer_version: trainer_version.clone(),
+            },
+            Origin::Imported {
+                importer_version,
+                file_format,
+                framework,
+                converter,
+                output_names,
+                ..
+            } => OriginInfo::Imported {
+                importer_version: importer_version.clone(),
+                file_format: file_format.clone(),
+                framework: framework.clone(),
+                converter: converter.clone(),
+                output_names: output_names.clone(),
+            },
+        }
+    }
+}
+
+/// The schema of [`ModelInfo::classes`]: integers, strings, or null.
+fn classes_schema() -> Schema {
+    let labels =
+        |label_type| ArrayBuilder::new().items(ObjectBuilder::new().schema_type(label_type));
+    AnyOfBuilder::new()
+        .item(labels(Type::Integer))
+        .item(labels(Type::String))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(
+            "A classifier's class labels (numbers or strings), in class order; null for a regressor.",
+        ))
+        .build()
+        .into()
+}
+
+/// Class labels as JSON: numbers or strings.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum ClassesInfo {
+    /// Integer labels.
+    Integers(Vec<i64>),
+    /// String labels.
+    Strings(Vec<String>),
+}
+
+/// How the model did on held-out rows.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum EvaluationInfo {
+    /// A classifier's report.
+    Classification(MetricsInfo),
+    /// A regressor's report.
+    Regression(RegressionInfo),
+}
+
+/// A regressor's evaluation on held-out rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RegressionInfo {
+    /// Rows evaluated.
+    n_samples: usize,
+    /// Root mean squared error.
+    rmse: f64,
+    /// Mean absolute error.
+    mae: f64,
+    /// Coefficient of determination.
+    r2: f64,
 }
 
 /// The algorithm and its parameters.
@@ -141,7 +245,8 @@ impl From<&ClassificationEvaluation> for MetricsInfo {
     tag = "operations",
     responses(
         (status = 200, description = "The model being served", body = ModelInfo),
-        (status = 503, description = "`model_unavailable`: no model is loaded yet", body = ErrorBody),
+        (status = 503, description = "`model_unavailable` (no model is loaded yet) or `overloaded` (retry after Retry-After seconds)", body = ErrorBody),
+        (status = 504, description = "`timeout`: the request took longer than the handler allows", body = ErrorBody),
     )
 )]
 pub(crate) async fn model_info(State(state): State<AppState>) -> Result<Json<ModelInfo>, ApiError> {
@@ -149,32 +254,50 @@ pub(crate) async fn model_info(State(state): State<AppState>) -> Result<Json<Mod
     let model = &loaded.model;
     let metadata = model.metadata();
     let algorithm = &metadata.algorithm;
+    let (task, classes) = match &model.schema().task {
+        Task::Classifier {
+            labels: ClassLabels::Integers(labels),
+        } => ("classifier", Some(ClassesInfo::Integers(labels.clone()))),
+        Task::Classifier {
+            labels: ClassLabels::Strings(labels),
+        } => ("classifier", Some(ClassesInfo::Strings(labels.clone()))),
+        Task::Regressor {} => ("regressor", None),
+    };
+    let origin = OriginInfo::from(&metadata.origin);
+    let trainer_version = match &origin {
+        OriginInfo::Trained { trainer_version } => trainer_version.clone(),
+        OriginInfo::Imported {
+            importer_version, ..
+        } => importer_version.clone(),
+    };
     Ok(Json(ModelInfo {
         served: ModelSummary::from(&*loaded),
+        task,
+        origin,
         algorithm: AlgorithmInfo {
             name: algorithm.name.clone(),
             library: algorithm.library.clone(),
             parameters: algorithm.parameters.clone(),
         },
-        n_features: model.predictor().n_features(),
         feature_names: model.schema().feature_names.clone(),
-        classes: loaded.labels.clone(),
-        metrics: match &metadata.evaluation {
-            Some(Evaluation::Classification(evaluation)) => Some(evaluation.into()),
-            _ => None,
-        },
-        training_data: metadata
-            .training_data
+        classes,
+        n_outputs: loaded.n_outputs,
+        metrics: metadata
+            .evaluation
             .as_ref()
-            .map(|data| data.source.clone()),
+            .map(|evaluation| match evaluation {
+                Evaluation::Classification(evaluation) => {
+                    EvaluationInfo::Classification(evaluation.into())
+                }
+                Evaluation::Regression(evaluation) => EvaluationInfo::Regression(RegressionInfo {
+                    n_samples: evaluation.n_samples,
+                    rmse: evaluation.rmse,
+                    mae: evaluation.mae,
+                    r2: evaluation.r2,
+                }),
+            }),
         trained_at: metadata.created_at,
-        trainer_version: match &metadata.origin {
-            Origin::Trained { trainer_version } => trainer_version.clone(),
-            Origin::Imported {
-                importer_version, ..
-            } => importer_version.clone(),
-        },
+        trainer_version,
         forest_sha256: model.ensemble_sha256().to_owned(),
-        source: loaded.source.clone(),
     }))
 }

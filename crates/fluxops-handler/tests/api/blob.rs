@@ -1,28 +1,60 @@
 //! The handler over a Blob Storage registry in a real Azurite: a new version is picked up
 //! without a restart, and a tampered blob is refused while the old model keeps serving.
 
-use std::time::Duration;
-
 use fluxops_inference::sha256_hex;
-use fluxops_store::{LatestPointer, Registry, create_container, write_object};
+use fluxops_store::{AzureEnvironment, BlobSettings, BlobStore, LatestPointer, ObjectLocation};
 use time::OffsetDateTime;
 
-use crate::helpers::{MODEL, TestApp, artifact_bytes, publish, serve, stumps, test_config};
+use crate::helpers::{
+    MODEL, TestApp, artifact_bytes, open_registry, publish, registry_settings, serve, stumps,
+    test_config,
+};
 
 /// The Azurite the test command started, or one of our own for a plain `cargo test`.
 fn blob_endpoint() -> &'static str {
     fluxops_azurite::test_blob_endpoint()
 }
 
+/// Creates the container at `url` in Azurite.
+async fn create_container(url: &str) {
+    let settings = BlobSettings::from_source(url, &AzureEnvironment::default()).expect("settings");
+    BlobStore::new(settings)
+        .expect("Blob client")
+        .create_container()
+        .await
+        .expect("create the container");
+}
+
+/// Writes `bytes` to the blob at `url`, whatever is there.
+async fn write_object(url: &str, bytes: Vec<u8>) {
+    ObjectLocation::parse(url, &AzureEnvironment::default())
+        .expect("blob URL")
+        .write(bytes)
+        .await
+        .expect("write the blob");
+}
+
+/// Checks that the anonymous routes name neither the account, its endpoint nor the container.
+async fn assert_reveals_no_account(app: &TestApp, url: &str) {
+    let container = url.rsplit('/').next().unwrap_or(url);
+    let endpoint = blob_endpoint().trim_start_matches("http://");
+    for path in ["/api/health", "/api/model-info"] {
+        let body = app.get(path).await.text().await.expect("body");
+        for secret in [fluxops_azurite::ACCOUNT, endpoint, container, "blob"] {
+            assert!(!body.contains(secret), "{path} reveals {secret:?}: {body}");
+        }
+    }
+}
+
 /// A handler over a fresh container of Azurite's development account (the store signs loopback
 /// `devstoreaccount1` URLs with Azurite's published key), serving `v1`.
 async fn spawn_on_azurite(container: &str) -> (TestApp, String) {
-    let url = format!("{}/devstoreaccount1/{container}", blob_endpoint());
-    create_container(&url).await.expect("create the container");
-    let registry = Registry::open(&url).expect("open the Blob registry");
+    let url = fluxops_azurite::container_url(blob_endpoint(), container);
+    create_container(&url).await;
+    let registry = open_registry(&url);
     publish(&registry, "v1", artifact_bytes(stumps([0, 1]), "v1")).await;
     let mut config = test_config();
-    config.model_source = url.clone();
+    config.registry = registry_settings(&url);
     let app = serve(config, registry, None).await;
     app.wait_for_version("v1").await;
     (app, url)
@@ -54,9 +86,7 @@ async fn a_tampered_blob_is_refused_and_the_old_model_keeps_serving() {
     let mut tampered = good.clone();
     let last = tampered.len() - 2;
     tampered.insert(last, b' ');
-    write_object(&format!("{url}/{MODEL}/v2/model.json"), tampered)
-        .await
-        .expect("write the tampered blob");
+    write_object(&format!("{url}/{MODEL}/v2/model.json"), tampered).await;
     let pointer = LatestPointer {
         version: "v2".to_owned(),
         sha256: sha256_hex(&good),
@@ -67,24 +97,12 @@ async fn a_tampered_blob_is_refused_and_the_old_model_keeps_serving() {
         &format!("{url}/{MODEL}/latest.json"),
         serde_json::to_vec(&pointer).expect("pointer JSON"),
     )
-    .await
-    .expect("move the pointer");
+    .await;
 
     // Wait until the watcher has looked at the new pointer and refused it.
-    let mut health = serde_json::Value::Null;
-    for _ in 0..300 {
-        health = app.get("/api/health").await.json().await.expect("JSON");
-        if health["registry"]["problem"]
-            .as_str()
-            .is_some_and(|problem| problem.contains("v2"))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let problem = health["registry"]["problem"].as_str().unwrap_or_default();
-    assert!(problem.contains("SHA-256"), "health: {health}");
+    let health = app.wait_for_problem("model_refused").await;
     assert_eq!(health["status"], "healthy");
+    assert_reveals_no_account(&app, &url).await;
     assert_eq!(health["model"]["version"], "v1");
     let response = app.predict(crate::helpers::SEED_REQUEST).await;
     assert_eq!(response.status(), 200);
@@ -95,34 +113,21 @@ async fn a_tampered_blob_is_refused_and_the_old_model_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registry_not_there_yet_is_reported_then_served_as_soon_as_it_is() {
-    let url = format!(
-        "{}/devstoreaccount1/later-{}",
-        blob_endpoint(),
-        std::process::id()
-    );
-    let registry = Registry::open(&url).expect("open the Blob registry");
+    let url =
+        fluxops_azurite::container_url(blob_endpoint(), &format!("later-{}", std::process::id()));
+    let registry = open_registry(&url);
     let mut config = test_config();
-    config.model_source = url.clone();
+    config.registry = registry_settings(&url);
     let app = serve(config, registry, None).await;
 
-    // The container does not exist: unhealthy, with a reason that names it.
-    let mut health = app.wait_for_first_check().await;
-    for _ in 0..300 {
-        if health["reason"]
-            .as_str()
-            .is_some_and(|reason| reason.contains("later-"))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        health = app.get("/api/health").await.json().await.expect("JSON");
-    }
+    // The container does not exist: unhealthy, with a code that names nothing.
+    let health = app.wait_for_problem("registry_unavailable").await;
+    assert_eq!(health["status"], "unhealthy");
     assert_eq!(app.get("/api/health").await.status(), 503);
-    let reason = health["reason"].as_str().unwrap_or_default();
-    assert!(reason.contains("does not exist"), "health: {health}");
+    assert_reveals_no_account(&app, &url).await;
 
     // The watcher keeps trying: once the model is published, it is served.
-    create_container(&url).await.expect("create the container");
+    create_container(&url).await;
     publish(&app.registry, "v1", artifact_bytes(stumps([0, 1]), "v1")).await;
     app.wait_for_version("v1").await;
     assert_eq!(

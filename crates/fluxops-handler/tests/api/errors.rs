@@ -95,9 +95,18 @@ async fn requests_without_exactly_one_of_features_and_instances_are_400() {
         json!({}),
         json!({"feature": [1, 2, 3]}),
         json!({"features": null}),
-        json!({"features": vec![1; 10], "instances": [vec![1; 10]]}),
+        json!({"features": null, "instances": null}),
     ] {
         check(&app, body.to_string(), 400, "missing_features").await;
+    }
+    // Both is a mistake of its own, whatever the rows hold (schemathesis found `[[]]`).
+    for body in [
+        json!({"features": vec![1; 10], "instances": [vec![1; 10]]}),
+        json!({"features": vec![1; 10], "instances": [[]]}),
+        json!({"instances": [[]], "features": []}),
+    ] {
+        let message = check(&app, body.to_string(), 400, "features_and_instances").await;
+        assert!(message.contains("not both"), "{message}");
     }
     app.stop().await;
 }
@@ -143,7 +152,10 @@ async fn an_empty_batch_is_400_and_an_oversized_one_413() {
         "batch_too_large",
     )
     .await;
-    assert!(message.contains("at most 1000"), "{message}");
+    assert_eq!(
+        message,
+        "the batch has more than 1000 rows; send at most 1000 per request"
+    );
     let rows = vec![vec![0.5; N_FEATURES]; 1000];
     assert_eq!(
         app.predict(json!({"instances": rows}).to_string())
@@ -154,71 +166,126 @@ async fn an_empty_batch_is_400_and_an_oversized_one_413() {
     app.stop().await;
 }
 
+/// A request head for `POST /api/predict` with JSON and these extra header lines.
+fn predict_head(extra: &str) -> String {
+    format!(
+        "POST /api/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n{extra}\r\n"
+    )
+}
+
+/// Writes a whole request, head and body, before reading anything, as Python's `http.client`,
+/// `requests` and the Functions host do; then reads one answer, up to the end of its JSON body.
+/// Fails if the connection breaks while writing or before the answer is read.
+async fn write_then_read(stream: &mut TcpStream, head: &str, body: &[u8]) -> String {
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .expect("write the head");
+    stream
+        .write_all(body)
+        .await
+        .expect("the handler reads the whole body (no broken pipe)");
+    let mut response = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    while !(response.ends_with(b"}") && String::from_utf8_lossy(&response).contains("\r\n\r\n{")) {
+        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => response.extend_from_slice(&buffer[..n]),
+            Ok(Err(error)) => panic!("the answer could not be read: {error}"),
+            Err(_) => panic!("no answer within 10 s"),
+        }
+    }
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// A `transfer-encoding: chunked` body carrying `bytes` in chunks of 64 KiB.
+fn chunked(bytes: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for piece in bytes.chunks(64 * 1024) {
+        body.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        body.extend_from_slice(piece);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    body
+}
+
 #[tokio::test]
-async fn bodies_over_the_limit_are_413() {
+async fn a_client_that_writes_before_it_reads_gets_its_413_and_keeps_the_connection() {
     let app = spawn_app().await;
-    // 10 MB with a Content-Length: refused before it is read. (A client still sending when the
-    // handler answers and closes may see a reset, so the body is written while the answer is read.)
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("connect");
+    // 10 MB with a Content-Length.
     let big = format!("{{\"features\": [{}0]}}", "0,".repeat(5 * 1024 * 1024)).into_bytes();
-    let head = format!(
-        "POST /api/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-        big.len()
-    );
-    let chunks: Vec<Vec<u8>> = big.chunks(64 * 1024).map(<[u8]>::to_vec).collect();
-    let response = send_raw(app.port, head, chunks).await;
+    let head = predict_head(&format!("content-length: {}\r\n", big.len()));
+    let response = write_then_read(&mut stream, &head, &big).await;
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(
         response.contains(r#""code":"payload_too_large""#),
         "{response}"
     );
     assert!(response.contains("1048576 bytes"), "{response}");
-    // Streamed without a length: refused once the limit is crossed.
-    let response = send_chunked(app.port, 64 * 1024, 40).await;
-    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(
-        response.contains(r#""code":"payload_too_large""#),
+        !response.to_ascii_lowercase().contains("connection: close"),
         "{response}"
     );
+    // 100 001 rows, streamed without a length.
+    let row = format!("[{}],", ["0.5"; N_FEATURES].join(","));
+    let batch = format!("{{\"instances\": [{}[1]]}}", row.repeat(100_000));
+    let head = predict_head("transfer-encoding: chunked\r\n");
+    let response = write_then_read(&mut stream, &head, &chunked(batch.as_bytes())).await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    // 2.5 MB of spaces, streamed.
+    let spaces = vec![b' '; 40 * 64 * 1024];
+    let response = write_then_read(&mut stream, &head, &chunked(&spaces)).await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    // Every body was drained, so the same connection still serves.
+    let head = predict_head(&format!("content-length: {}\r\n", SEED_REQUEST.len()));
+    let response = write_then_read(&mut stream, &head, SEED_REQUEST.as_bytes()).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_too_large_to_drain_is_refused_at_once_and_the_connection_closed() {
+    let app = spawn_app().await;
+    let connect = || TcpStream::connect(("127.0.0.1", app.port));
+    // A gigabyte announced, nothing sent: answered without waiting for it.
+    let mut stream = connect().await.expect("connect");
+    let head = predict_head("content-length: 1000000000\r\n");
+    let response = write_then_read(&mut stream, &head, b"").await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(
+        response.to_ascii_lowercase().contains("connection: close"),
+        "{response}"
+    );
+    // A client that waits for 100-continue is answered before it sends anything.
+    let mut stream = connect().await.expect("connect");
+    let head = predict_head("content-length: 2000000\r\nexpect: 100-continue\r\n");
+    let response = write_then_read(&mut stream, &head, b"").await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert_eq!(app.predict(SEED_REQUEST).await.status(), 200);
     app.stop().await;
 }
 
-/// Streams `n_chunks` chunks of `chunk_size` spaces as a chunked body (no Content-Length).
-async fn send_chunked(port: u16, chunk_size: usize, n_chunks: usize) -> String {
-    let head = "POST /api/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
-    let mut chunk = format!("{chunk_size:x}\r\n").into_bytes();
-    chunk.extend(std::iter::repeat_n(b' ', chunk_size));
-    chunk.extend_from_slice(b"\r\n");
-    let mut chunks = vec![chunk; n_chunks];
-    chunks.push(b"0\r\n\r\n".to_vec());
-    send_raw(port, head.to_owned(), chunks).await
-}
-
-/// Writes a raw HTTP/1.1 request in a task while reading the answer, and returns the answer up to
-/// the end of its JSON body (the handler may close the connection before the body is all sent).
-async fn send_raw(port: u16, head: String, chunks: Vec<Vec<u8>>) -> String {
-    let stream = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    let (mut reader, mut writer) = stream.into_split();
-    let writing = tokio::spawn(async move {
-        writer.write_all(head.as_bytes()).await?;
-        for chunk in chunks {
-            writer.write_all(&chunk).await?;
-        }
-        Ok::<_, std::io::Error>(())
-    });
-    let mut response = Vec::new();
-    let mut buffer = [0_u8; 4096];
-    while !response.ends_with(b"}}") {
-        match tokio::time::timeout(Duration::from_secs(10), reader.read(&mut buffer)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(n)) => response.extend_from_slice(&buffer[..n]),
-            Err(_) => panic!("no answer"),
-        }
+#[tokio::test]
+async fn a_compressed_body_is_415_whatever_it_holds() {
+    let app = spawn_app().await;
+    for encoding in ["gzip", "deflate", "br"] {
+        let response = app
+            .client
+            .post(app.url("/api/predict"))
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(SEED_REQUEST)
+            .send()
+            .await
+            .expect("POST");
+        let message = assert_error(response, 415, "unsupported_content_encoding").await;
+        assert!(message.contains("Content-Encoding"), "{message}");
     }
-    writing.abort();
-    String::from_utf8_lossy(&response).into_owned()
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -271,20 +338,11 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
 
 #[tokio::test]
 async fn a_stalled_body_times_out_with_a_json_error() {
-    let config = fluxops_handler::Config {
-        request_timeout: Duration::from_millis(300),
-        ..test_config()
-    };
+    let mut config = test_config();
+    config.limits.request_timeout = Duration::from_millis(300);
     let app = spawn_app_with(config, Some(stumps([0, 1]))).await;
     app.wait_for_version("v1").await;
-    let mut stream = TcpStream::connect(("127.0.0.1", app.port))
-        .await
-        .expect("connect");
-    // Promise 100 bytes, send 10, then stall.
-    stream
-        .write_all(b"POST /api/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"features")
-        .await
-        .expect("write");
+    let mut stream = app.stalled_predict().await;
     let mut response = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
         .await

@@ -4,9 +4,13 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use fluxops_handler::{Application, Config};
-use fluxops_inference::ModelArtifact;
-use fluxops_inference::testing::{Stump, stump_artifact};
-use fluxops_store::Registry;
+use fluxops_inference::testing::{Stump, placeholder_metadata, stump_artifact};
+use fluxops_inference::{
+    Aggregation, ClassLabels, EnsembleSpec, Evaluation, ModelArtifact, NodeSpec, PostTransform,
+    RegressionEvaluation, Schema, Task, TreeSpec,
+};
+use fluxops_store::{AzureEnvironment, Registry, RegistrySettings};
+use fluxops_telemetry::Metrics;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -36,6 +40,47 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 pub fn stumps(labels: [i64; 2]) -> ModelArtifact {
     let stumps: Vec<Stump> = (0..5).map(|tree| Stump::new(tree * 2, 0.5)).collect();
     stump_artifact(N_FEATURES, &labels, &stumps)
+}
+
+/// The stumps of [`stumps`] with string labels: `labels[0]` at or below 0.5, `labels[1]` above.
+pub fn string_stumps(labels: [&str; 2]) -> ModelArtifact {
+    let mut artifact = stumps([0, 1]);
+    artifact.schema.task = Task::Classifier {
+        labels: ClassLabels::Strings(labels.map(str::to_owned).to_vec()),
+    };
+    artifact.metadata.evaluation = None;
+    ModelArtifact::new(artifact.metadata, artifact.schema, artifact.ensemble)
+}
+
+/// A regressor of two stumps over features 0 and 1, averaged: each gives `low` at or below 0.5
+/// and `high` above. For the seed request (0.1, 0.2) both give `low`.
+pub fn regression_stumps(low: f64, high: f64) -> ModelArtifact {
+    let tree = |feature| TreeSpec {
+        nodes: vec![
+            NodeSpec::split(feature, 0.5, 1, 2),
+            NodeSpec::leaf(vec![low]),
+            NodeSpec::leaf(vec![high]),
+        ],
+    };
+    let ensemble = EnsembleSpec {
+        n_features: N_FEATURES,
+        n_outputs: 1,
+        aggregation: Aggregation::Average,
+        base_values: vec![0.0],
+        post_transform: PostTransform::None,
+        trees: vec![tree(0), tree(1)],
+    };
+    let schema = Schema {
+        feature_names: (0..N_FEATURES).map(|index| format!("x{index}")).collect(),
+        task: Task::Regressor {},
+    };
+    let mut metadata = placeholder_metadata();
+    metadata.algorithm.name = "random_forest_regressor".to_owned();
+    metadata.evaluation = Some(Evaluation::Regression(RegressionEvaluation::from_values(
+        &[1.0, 2.0],
+        &[1.5, 2.0],
+    )));
+    ModelArtifact::new(metadata, schema, ensemble)
 }
 
 /// An artifact's bytes under the registry name and version it will be published as.
@@ -97,29 +142,54 @@ impl TestApp {
             .expect("POST reaches the handler")
     }
 
-    /// Polls `/api/health` until it reports `version`.
-    pub async fn wait_for_version(&self, version: &str) -> Value {
-        for _ in 0..200 {
-            let response = self.get("/api/health").await;
-            let health: Value = response.json().await.expect("health is JSON");
-            if health["model"]["version"] == version {
-                return health;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the handler never served version {version}");
+    /// Polls `/api/health` until `done` holds for its body (see [`wait_for_health`]).
+    pub async fn wait_for_health(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        wait_for_health(&self.client, &self.address, what, done).await
     }
 
-    /// Polls `/api/health` until the registry watcher has checked at least once.
-    pub async fn wait_for_first_check(&self) -> Value {
-        for _ in 0..200 {
-            let health: Value = self.get("/api/health").await.json().await.expect("JSON");
-            if !health["registry"]["checked_at"].is_null() {
-                return health;
+    /// Polls `/api/health` until it reports `version` as the model served.
+    pub async fn wait_for_version(&self, version: &str) -> Value {
+        self.wait_for_health(&format!("serving {version}"), |health| {
+            health["model"]["version"] == version
+        })
+        .await
+    }
+
+    /// Opens a prediction that promises a 100-byte body and sends one byte of it: it stays in
+    /// flight until it times out or the returned connection is dropped.
+    pub async fn stalled_predict(&self) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"POST /api/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{")
+            .await
+            .expect("write");
+        stream
+    }
+
+    /// Sends requests made by `send` until one is shed (503), and returns it; panics after 10 s.
+    pub async fn wait_until_shed<F: std::future::Future<Output = reqwest::Response>>(
+        &self,
+        send: impl Fn() -> F,
+    ) -> reqwest::Response {
+        for _ in 0..1000 {
+            let response = send().await;
+            if response.status() == 503 {
+                return response;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("the registry watcher never checked");
+        panic!("no request was shed within 10 s");
+    }
+
+    /// Polls `/api/health` until it reports the problem `code`.
+    pub async fn wait_for_problem(&self, code: &str) -> Value {
+        self.wait_for_health(&format!("problem {code}"), |health| {
+            health["problem"]["code"] == code
+        })
+        .await
     }
 
     /// Stops the handler gracefully and waits for it to finish.
@@ -160,29 +230,62 @@ pub async fn spawn_app() -> TestApp {
     app
 }
 
-/// A handler with `config` (its model source is replaced by a fresh registry folder), with
-/// `model` published as `v1` before it starts, if given. Does not wait for the model.
-pub async fn spawn_app_with(mut config: Config, model: Option<ModelArtifact>) -> TestApp {
+/// Registry settings for a source (a folder, or a Blob container URL of Azurite's development
+/// account, which the store signs with Azurite's published key).
+pub fn registry_settings(source: &str) -> RegistrySettings {
+    RegistrySettings::from_source(source, &AzureEnvironment::default())
+        .expect("a usable test registry source")
+}
+
+/// The test's own handle on the registry at `source`.
+pub fn open_registry(source: &str) -> Registry {
+    Registry::from_settings(registry_settings(source)).expect("open the test registry")
+}
+
+/// A handler with `config` (its registry is replaced by a fresh folder), with `model` published
+/// as `v1` before it starts, if given. Does not wait for the model.
+pub async fn spawn_app_with(config: Config, model: Option<ModelArtifact>) -> TestApp {
+    spawn_app_recording(config, model, Metrics::default()).await
+}
+
+/// [`spawn_app_with`], recording into `metrics`.
+pub async fn spawn_app_recording(
+    mut config: Config,
+    model: Option<ModelArtifact>,
+    metrics: Metrics,
+) -> TestApp {
     LazyLock::force(&TRACING);
     let folder = tempfile::tempdir().expect("temporary folder");
     let source = folder.path().to_str().expect("UTF-8 temp path").to_owned();
-    let registry = Registry::open(&source).expect("open the test registry");
+    let registry = open_registry(&source);
     if let Some(model) = model {
         publish(&registry, "v1", artifact_bytes(model, "v1")).await;
     }
-    config.model_source = source;
-    serve(config, registry, Some(folder)).await
+    config.registry = registry_settings(&source);
+    serve_recording(config, registry, Some(folder), metrics).await
 }
 
-/// A handler serving `config.model_source` as it is (a folder, or a Blob container URL), with
+/// A handler serving `config.registry` as it is (a folder, or a Blob container), with
 /// `registry` the test's own handle on the same registry. Does not wait for a model.
 pub async fn serve(
     config: Config,
     registry: Registry,
     folder: Option<tempfile::TempDir>,
 ) -> TestApp {
+    serve_recording(config, registry, folder, Metrics::default()).await
+}
+
+async fn serve_recording(
+    config: Config,
+    registry: Registry,
+    folder: Option<tempfile::TempDir>,
+    metrics: Metrics,
+) -> TestApp {
     LazyLock::force(&TRACING);
-    let application = Application::build(config).await.expect("handler starts");
+    let application = Application::build(config)
+        .await
+        .expect("handler starts")
+        .with_metrics(metrics);
     let port = application.port();
     let (stop, stopped) = oneshot::channel();
     let served = tokio::spawn(application.run_until(async {
@@ -200,6 +303,30 @@ pub async fn serve(
         stop: Some(stop),
         served: Some(served),
     }
+}
+
+/// Polls `<base>/api/health` every 10 ms until `done` holds for its JSON body and returns the
+/// body; panics, saying `what` it waited for and the last body, after 10 s.
+pub async fn wait_for_health(
+    client: &reqwest::Client,
+    base: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let url = format!("{base}/api/health");
+    let mut last = Value::Null;
+    for _ in 0..1000 {
+        if let Ok(response) = client.get(&url).send().await
+            && let Ok(health) = response.json::<Value>().await
+        {
+            if done(&health) {
+                return health;
+            }
+            last = health;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("waited 10 s for the handler's health to show {what}; last: {last}");
 }
 
 /// The JSON body of a response, checking that it is declared as JSON.

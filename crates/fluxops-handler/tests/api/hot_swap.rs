@@ -91,10 +91,7 @@ async fn a_tampered_artifact_is_refused_and_the_old_model_keeps_serving() {
         *threshold = 99.0;
     }
     publish(&app.registry, "v2", tampered.to_json()).await;
-    let health = wait_for_problem(&app).await;
-    let problem = health["registry"]["problem"].as_str().unwrap_or_default();
-    assert!(problem.contains("version v2 was refused"), "{problem}");
-    assert!(problem.contains("digest mismatch"), "{problem}");
+    let health = app.wait_for_problem("model_refused").await;
     assert_eq!(health["status"], "healthy");
     assert_eq!(health["model"]["version"], "v1");
     let body: serde_json::Value = app.predict(SEED_REQUEST).await.json().await.expect("JSON");
@@ -103,7 +100,7 @@ async fn a_tampered_artifact_is_refused_and_the_old_model_keeps_serving() {
     // A good v3 replaces v1 and clears the problem.
     publish(&app.registry, "v3", artifact_bytes(stumps([0, 1]), "v3")).await;
     let health = app.wait_for_version("v3").await;
-    assert!(health["registry"].get("problem").is_none(), "{health}");
+    assert!(health.get("problem").is_none(), "{health}");
     app.stop().await;
 }
 
@@ -118,9 +115,7 @@ async fn a_broken_forest_with_a_matching_digest_is_refused() {
     }
     broken.ensemble_sha256 = ensemble_sha256(&broken.ensemble);
     publish(&app.registry, "v2", broken.to_json()).await;
-    let health = wait_for_problem(&app).await;
-    let problem = health["registry"]["problem"].as_str().unwrap_or_default();
-    assert!(problem.contains("invalid ensemble"), "{problem}");
+    let health = app.wait_for_problem("model_refused").await;
     assert_eq!(health["model"]["version"], "v1");
     app.stop().await;
 }
@@ -130,20 +125,27 @@ async fn an_artifact_published_under_another_version_is_refused() {
     let app = spawn_app().await;
     // Valid, but its metadata says v9 while the registry pointer says v2.
     publish(&app.registry, "v2", artifact_bytes(stumps([0, 1]), "v9")).await;
-    let health = wait_for_problem(&app).await;
-    let problem = health["registry"]["problem"].as_str().unwrap_or_default();
-    assert!(problem.contains("registry pointer names"), "{problem}");
+    let health = app.wait_for_problem("model_refused").await;
     assert_eq!(health["model"]["version"], "v1");
     app.stop().await;
 }
 
-async fn wait_for_problem(app: &crate::helpers::TestApp) -> serde_json::Value {
-    for _ in 0..300 {
-        let health: serde_json::Value = app.get("/api/health").await.json().await.expect("JSON");
-        if health["registry"]["problem"].is_string() {
-            return health;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+#[tokio::test]
+async fn an_artifact_over_the_byte_cap_is_refused_while_the_old_model_serves() {
+    let v1 = artifact_bytes(stumps([0, 1]), "v1");
+    let mut config = crate::helpers::test_config();
+    config.max_model_bytes = v1.len() + 100;
+    let app = crate::helpers::spawn_app_with(config, Some(stumps([0, 1]))).await;
+    app.wait_for_version("v1").await;
+    let mut large = stumps([0, 1]);
+    let trees = large.ensemble.trees.clone();
+    for _ in 0..10 {
+        large.ensemble.trees.extend(trees.iter().cloned());
     }
-    panic!("the refusal never showed in /api/health");
+    large.ensemble_sha256 = ensemble_sha256(&large.ensemble);
+    publish(&app.registry, "v2", artifact_bytes(large, "v2")).await;
+    let health = app.wait_for_problem("model_refused").await;
+    assert_eq!(health["status"], "healthy");
+    assert_eq!(health["model"]["version"], "v1");
+    app.stop().await;
 }

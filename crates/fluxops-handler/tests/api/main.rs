@@ -1,10 +1,14 @@
 //! End-to-end tests of the handler over a real socket (port 0, loopback only).
 
 mod blob;
+mod connections;
+mod contract;
 mod errors;
 mod health;
 mod helpers;
 mod hot_swap;
+mod overload;
 mod predict;
 mod process;
 mod routes;
+mod telemetry;

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
-use crate::helpers::{SEED_REQUEST, artifact_bytes, publish, stumps};
+use crate::helpers::{SEED_REQUEST, artifact_bytes, publish, stumps, wait_for_health};
 
 /// The executable under test.
 fn handler_binary() -> PathBuf {
@@ -54,7 +54,8 @@ fn handler(vars: &[(&str, &str)]) -> Command {
 async fn bad_settings_stop_the_start_with_one_message_each() {
     let output = handler(&[
         ("FLUXOPS_MAX_BATCH", "zero"),
-        ("FLUXOPS_MODEL_REFRESH_SECS", "-5"),
+        ("FLUXOPS_MODEL_REFRESH_SECS", "1e-10"),
+        ("FLUXOPS_AZURE_AUTH", "magic"),
         (
             "FLUXOPS_MODEL_SOURCE",
             "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/source/)",
@@ -72,6 +73,7 @@ async fn bad_settings_stop_the_start_with_one_message_each() {
         "{stderr}"
     );
     assert!(stderr.contains("FLUXOPS_MODEL_REFRESH_SECS"), "{stderr}");
+    assert!(stderr.contains("FLUXOPS_AZURE_AUTH"), "{stderr}");
     assert!(
         stderr.contains("unresolved Key Vault reference"),
         "{stderr}"
@@ -120,25 +122,18 @@ async fn listening(child: &mut Child, address: SocketAddr) -> bool {
 
 /// Waits until the handler at `address` serves a model.
 async fn wait_for_model(client: &reqwest::Client, address: SocketAddr) {
-    for _ in 0..500 {
-        if let Ok(response) = client
-            .get(format!("http://{address}/api/health"))
-            .send()
-            .await
-            && response.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the model never loaded");
+    let base = format!("http://{address}");
+    wait_for_health(client, &base, "a model served", |health| {
+        health["status"] == "healthy"
+    })
+    .await;
 }
 
 /// A registry folder with the stump model as `v1`, and its path.
 async fn registry_with_model() -> (tempfile::TempDir, String) {
     let folder = tempfile::tempdir().expect("temporary folder");
     let source = folder.path().to_str().expect("UTF-8 path").to_owned();
-    let registry = fluxops_store::Registry::open(&source).expect("registry");
+    let registry = crate::helpers::open_registry(&source);
     publish(&registry, "v1", artifact_bytes(stumps([0, 1]), "v1")).await;
     (folder, source)
 }

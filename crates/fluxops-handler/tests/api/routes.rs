@@ -49,15 +49,14 @@ async fn the_openapi_document_describes_every_route_and_each_answers() {
         assert_eq!(response.status(), 200, "{method} {path}");
     }
     let schemas = &openapi["components"]["schemas"];
-    for schema in [
-        "PredictRequest",
-        "PredictResponse",
-        "ErrorBody",
-        "Health",
-        "ModelInfo",
-    ] {
+    for schema in ["ErrorBody", "Health", "ModelInfo"] {
         assert!(schemas[schema].is_object(), "schema {schema} missing");
     }
+    let predict = &openapi["paths"]["/api/predict"]["post"];
+    assert!(
+        predict["requestBody"]["content"]["application/json"]["schema"]["oneOf"].is_array(),
+        "{predict}"
+    );
     app.stop().await;
 }
 
@@ -86,5 +85,36 @@ async fn the_functions_invocation_id_is_the_request_id() {
         .expect("GET");
     assert_eq!(response.headers()["x-request-id"], "mine");
     let _: Value = response.json().await.expect("JSON");
+    // An id too long or with other characters is not echoed; a fresh one replaces it.
+    for hostile in ["x".repeat(200), "<script>alert(1)</script>".to_owned()] {
+        let response = app
+            .client
+            .get(app.url("/api/health"))
+            .header("x-request-id", &hostile)
+            .send()
+            .await
+            .expect("GET");
+        let id = response.headers()["x-request-id"].to_str().expect("ASCII");
+        assert_ne!(id, hostile);
+        assert_eq!(id.len(), 36, "a fresh UUID: {id}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_answer_says_nosniff_and_no_store_and_echoes_little_of_the_caller() {
+    let app = spawn_app().await;
+    let long_path = format!("/api/{}", "a".repeat(5000));
+    for response in [
+        app.predict(crate::helpers::SEED_REQUEST).await,
+        app.predict("{").await,
+        app.get("/api/health").await,
+        app.get(&long_path).await,
+    ] {
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body = response.text().await.expect("body");
+        assert!(body.len() < 1000, "{} bytes: {body}", body.len());
+    }
     app.stop().await;
 }

@@ -16,7 +16,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use fluxops_telemetry::{Metrics, ModelReload};
+use fluxops_telemetry::{Metrics, ModelReload, Predicted};
 use serde_json::{Value, json};
 use tower_http::trace::TraceLayer;
 use tracing::{Instrument, Span};
@@ -84,8 +84,13 @@ async fn predict(State(metrics): State<Metrics>, Json(body): Json<Value>) -> Res
         return (StatusCode::BAD_REQUEST, "missing features").into_response();
     };
     let sum: f64 = features.iter().filter_map(Value::as_f64).sum();
-    let class = i64::from(sum > 0.0);
-    metrics.record_predictions(MODEL_VERSION, &[class], started.elapsed());
+    let class = usize::from(sum > 0.0);
+    let labels: [std::sync::Arc<str>; 2] = ["0".into(), "1".into()];
+    let predicted = Predicted::Classes {
+        class_indices: &[class],
+        labels: &labels,
+    };
+    metrics.record_predictions(MODEL_VERSION, predicted, started.elapsed());
     (
         StatusCode::OK,
         json!({"prediction": class, "model_version": MODEL_VERSION}).to_string(),
