@@ -72,12 +72,12 @@ impl<'a> Phases<'a> {
     }
 
     /// The progress display, for work inside a phase that reports finer steps.
-    pub fn progress(&self) -> &'a dyn Progress {
+    pub(crate) fn progress(&self) -> &'a dyn Progress {
         self.progress
     }
 
     /// The telemetry instruments.
-    pub fn metrics(&self) -> &Metrics {
+    pub(crate) fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
