@@ -22,31 +22,42 @@ pub fn trainer_run_span(model: &str) -> Span {
     )
 }
 
-/// A phase of a trainer run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A phase of a trainer run: the one vocabulary of the trainer's progress display, telemetry
+/// spans, duration metric and `metrics.json` timings, in the order a run goes through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TrainerPhase {
-    /// Reading or generating the data set.
+    /// Reading and parsing the data set (or generating the synthetic one), within its caps.
     Load,
-    /// The stratified train/test split.
+    /// Splitting the rows into training and test sets (stratified by class for a classifier).
     Split,
-    /// Fitting the forest.
+    /// Fitting the smartcore forests of every shard, in parallel.
     Fit,
-    /// Compiling the fitted forest into the inference core's representation.
+    /// Reading each fitted forest's trees into the inference core's tree form.
     Compile,
-    /// Evaluating on the test split (and checking the compiled forest agrees).
+    /// Checking, tree by tree and shard by shard, that the compiled trees predict exactly what
+    /// smartcore predicts on every test row.
+    Check,
+    /// Assembling the merged forest into an artifact, loading it as the handler would, and
+    /// evaluating it on the test split.
     Evaluate,
-    /// Writing the artifact and publishing it to the registry.
+    /// Writing the new version into the output registry (`--out`).
+    Write,
+    /// Publishing the new version to another registry (`--publish`) with the run's log.
     Publish,
 }
 
 impl TrainerPhase {
-    fn as_str(self) -> &'static str {
+    /// The phase's name: `load`, `split`, `fit`, `compile`, `check`, `evaluate`, `write` or
+    /// `publish`.
+    pub fn name(self) -> &'static str {
         match self {
             TrainerPhase::Load => "load",
             TrainerPhase::Split => "split",
             TrainerPhase::Fit => "fit",
             TrainerPhase::Compile => "compile",
+            TrainerPhase::Check => "check",
             TrainerPhase::Evaluate => "evaluate",
+            TrainerPhase::Write => "write",
             TrainerPhase::Publish => "publish",
         }
     }
@@ -57,12 +68,12 @@ impl Metrics {
     /// named `train.<phase>`) and records `fluxops.trainer.phase.duration` when the returned
     /// guard is dropped. For synchronous code: hold the guard for the phase's extent.
     pub fn trainer_phase(&self, phase: TrainerPhase) -> TrainerPhaseGuard {
-        let name = format!("train.{}", phase.as_str());
+        let name = format!("train.{}", phase.name());
         let span = tracing::info_span!(
             "trainer.phase",
             otel.name = name.as_str(),
             otel.status_code = Empty,
-            phase = phase.as_str(),
+            phase = phase.name(),
         );
         TrainerPhaseGuard {
             phase,
@@ -95,7 +106,7 @@ impl Drop for TrainerPhaseGuard {
         if let Some(instruments) = &self.metrics.instruments {
             instruments.trainer_phase_duration.record(
                 self.started.elapsed().as_secs_f64(),
-                &[KeyValue::new("phase", self.phase.as_str())],
+                &[KeyValue::new("phase", self.phase.name())],
             );
         }
     }

@@ -12,20 +12,14 @@ use std::sync::LazyLock;
 
 use divan::{Bencher, black_box};
 use fluxops_inference::{BatchPrediction, Model, ModelArtifact, ModelLimits, NodeSpec, Prediction};
-use fluxops_telemetry::Metrics;
-use fluxops_trainer::{Dataset, Silent, TrainOptions, train};
+use fluxops_trainer::{Dataset, Phases, TaskKind, TrainOptions, train};
 use ndarray::Array2;
 
 static ARTIFACT: LazyLock<ModelArtifact> = LazyLock::new(|| {
-    let data = Dataset::synthetic(1000, 10, 42);
-    train(
-        &data,
-        &TrainOptions::default(),
-        &Silent,
-        &Metrics::default(),
-    )
-    .expect("reference model trains")
-    .artifact
+    let data = Dataset::synthetic(1000, 10, 42, TaskKind::Classification);
+    train(&data, &TrainOptions::default(), &mut Phases::default())
+        .expect("reference model trains")
+        .into_artifact()
 });
 
 static MODEL: LazyLock<Model> = LazyLock::new(|| load(&ARTIFACT));
@@ -58,7 +52,7 @@ fn load(artifact: &ModelArtifact) -> Model {
 
 /// Rows the model has not seen (another seed).
 fn unseen_rows(n_rows: usize) -> Array2<f64> {
-    Dataset::synthetic(n_rows, 10, 7).features
+    Dataset::synthetic(n_rows, 10, 7, TaskKind::Classification).features
 }
 
 /// Predicts rows one at a time, cycling through 1024 unseen ones.

@@ -23,6 +23,40 @@ pub enum DataError {
         /// The columns found.
         columns: String,
     },
+    /// A column has no name.
+    #[error("{file}: column {position} of the header has no name; name every column")]
+    EmptyColumnName {
+        /// The file.
+        file: String,
+        /// The column's position, from 1.
+        position: usize,
+    },
+    /// Two columns have the same name.
+    #[error(
+        "{file}: column name {column:?} appears twice (columns {first} and {second}); give every column its own name"
+    )]
+    DuplicateColumn {
+        /// The file.
+        file: String,
+        /// The repeated name.
+        column: String,
+        /// Position of its first use, from 1.
+        first: usize,
+        /// Position of its second use, from 1.
+        second: usize,
+    },
+    /// More columns than a served model may have features, plus the target.
+    #[error(
+        "{file} has {found} columns, more than the {max} a model can be trained on (the handler's default cap on features, plus the target); drop columns first"
+    )]
+    TooManyColumns {
+        /// The file.
+        file: String,
+        /// Columns in the header.
+        found: usize,
+        /// The most allowed.
+        max: usize,
+    },
     /// The target is the only column.
     #[error("{file} has no feature columns besides the target")]
     NoFeatures {
@@ -53,7 +87,7 @@ pub enum DataError {
         /// The column name.
         column: String,
     },
-    /// A feature cell is not a finite number.
+    /// A feature cell, or a regression target, is not a finite number.
     #[error("{file} line {line} column {column:?}: {value:?} is not a finite number")]
     NotNumeric {
         /// The file.
@@ -91,6 +125,34 @@ pub enum DataError {
         /// The only label.
         label: i64,
     },
+    /// The target column holds more classes than a served model may have.
+    #[error(
+        "{file}: target column {target:?} holds {found} classes, more than the {max} a served model may have by default; is it a class label, or a number to predict with --task regression?"
+    )]
+    TooManyClasses {
+        /// The file.
+        file: String,
+        /// The target column.
+        target: String,
+        /// Distinct labels found.
+        found: usize,
+        /// The most allowed.
+        max: usize,
+    },
+    /// The synthetic data set asked for is larger than the data cap.
+    #[error(
+        "--synthetic {n_rows} with {n_features} features is {bytes} bytes of values, more than --max-data-bytes {max_bytes}; ask for fewer rows or raise --max-data-bytes"
+    )]
+    SyntheticTooLarge {
+        /// Rows asked for.
+        n_rows: usize,
+        /// Features per row.
+        n_features: usize,
+        /// Bytes the values would take.
+        bytes: u128,
+        /// The cap.
+        max_bytes: u64,
+    },
     /// Any other CSV syntax problem.
     #[error("{file} line {line}: {message}")]
     Csv {
@@ -121,6 +183,16 @@ pub enum TrainError {
         /// The class.
         label: i64,
         /// Its rows.
+        rows: usize,
+        /// The test share asked for.
+        test_size: f64,
+    },
+    /// Too few rows to leave at least one on each side of the split.
+    #[error(
+        "{rows} row(s) cannot be split into training and test sets of at least one row each (test size {test_size}); add rows or change --test-size"
+    )]
+    TooFewRowsToSplit {
+        /// Rows in the data set.
         rows: usize,
         /// The test share asked for.
         test_size: f64,

@@ -2,13 +2,14 @@
 
 use std::fmt::Write;
 
+use fluxops_inference::{ClassificationEvaluation, Evaluation, RegressionEvaluation};
+
 use crate::train::TrainOutcome;
 
 /// Renders a run's evaluation as a table a person can read in a terminal.
 pub fn render_report(outcome: &TrainOutcome) -> String {
-    let report = &outcome.report;
-    let evaluation = &report.evaluation;
-    let parameters = &outcome.artifact.metadata.algorithm.parameters;
+    let report = outcome.report();
+    let parameters = &outcome.artifact().metadata.algorithm.parameters;
     let parameter = |name: &str| {
         parameters
             .get(name)
@@ -25,7 +26,8 @@ pub fn render_report(outcome: &TrainOutcome) -> String {
     );
     let _ = writeln!(
         text,
-        "forest    {} trees, max depth {}, {} shards, seed {}",
+        "forest    {}, {} trees, max depth {}, {} shards, seed {}",
+        outcome.artifact().metadata.algorithm.name,
         parameter("n_trees"),
         parameters
             .get("max_depth")
@@ -39,6 +41,15 @@ pub fn render_report(outcome: &TrainOutcome) -> String {
         "checked   compiled forest == smartcore on all {} test rows",
         report.rows_checked_against_smartcore
     );
+    match &report.evaluation {
+        Evaluation::Classification(evaluation) => render_classification(&mut text, evaluation),
+        Evaluation::Regression(evaluation) => render_regression(&mut text, evaluation),
+    }
+    text
+}
+
+/// Accuracy, per-class precision, recall and F1, and the confusion matrix.
+fn render_classification(text: &mut String, evaluation: &ClassificationEvaluation) {
     let _ = writeln!(text, "accuracy  {:.4}\n", evaluation.accuracy);
     let _ = writeln!(
         text,
@@ -83,5 +94,15 @@ pub fn render_report(outcome: &TrainOutcome) -> String {
         }
         let _ = writeln!(text);
     }
-    text
+}
+
+/// Root mean squared error, mean absolute error and R² on the test rows.
+fn render_regression(text: &mut String, evaluation: &RegressionEvaluation) {
+    let _ = writeln!(text, "rmse      {:.6}", evaluation.rmse);
+    let _ = writeln!(text, "mae       {:.6}", evaluation.mae);
+    let _ = writeln!(
+        text,
+        "r2        {:.4}   ({} test rows)",
+        evaluation.r2, evaluation.n_samples
+    );
 }
