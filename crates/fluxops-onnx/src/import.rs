@@ -271,6 +271,13 @@ pub fn import(bytes: &[u8], options: &ImportOptions) -> Result<Imported, ImportE
     let started = Instant::now();
     let ensemble = Ensemble::from_onnx(bytes, MAX_ONNX_BYTES)?;
     timings.read = started.elapsed().as_millis();
+    if ensemble.n_features() == 0 {
+        return Err(crate::Error::unsupported(
+            "a model whose input has no declared width and whose trees read no feature",
+            "it answers the same for every row; export the model with its input's shape",
+        )
+        .into());
+    }
 
     let started = Instant::now();
     let feature_names = feature_names(&ensemble, options)?;
@@ -536,6 +543,48 @@ fn parameters(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::data_type;
+    use crate::testing::{Model, STUMP, regressor};
+
+    #[test]
+    fn a_model_that_reads_no_feature_is_refused() {
+        let lone_leaf = regressor(
+            &[(0, 0, 0, "LEAF", 0.0, 0, 0, 0)],
+            &[(0, 0, 0, 1.0)],
+            1,
+            vec![],
+        );
+        let bytes = Model::new(vec![lone_leaf])
+            .input(data_type::FLOAT, &[None, None])
+            .bytes();
+        let error = import(&bytes, &ImportOptions::new("m", "m.onnx")).unwrap_err();
+        assert!(error.to_string().contains("read no feature"), "{error}");
+    }
+
+    #[test]
+    fn feature_names_must_fit_the_model() {
+        let bytes = Model::new(vec![regressor(
+            STUMP,
+            &[(0, 1, 0, 1.0), (0, 2, 0, 2.0)],
+            1,
+            vec![],
+        )])
+        .bytes();
+        let named = |names: &[&str]| ImportOptions {
+            feature_names: Some(names.iter().map(|name| (*name).to_owned()).collect()),
+            ..ImportOptions::new("m", "m.onnx")
+        };
+        let imported = import(&bytes, &named(&["x", "y"])).expect("imports");
+        assert_eq!(imported.artifact.schema.feature_names, ["x", "y"]);
+        for (names, expected) in [
+            (&["x"][..], "1 feature names for a model of 2 features"),
+            (&["x", ""], "feature name 2 is empty"),
+            (&["x", "x"], "\"x\" appears twice"),
+        ] {
+            let error = import(&bytes, &named(names)).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+    }
 
     #[test]
     fn check_data_has_a_header_or_none_and_names_bad_cells() {
