@@ -15,6 +15,13 @@ Run from the repository root with the test tools' interpreter:
 Running it again writes identical files: every random source is seeded and onnxruntime runs on one
 thread, so its float sums are added in tree order.
 
+`rf_bench` is the benchmarks' model: a 100-tree scikit-learn forest of depth 10 on the reference
+data set's recipe (10 standard-normal features, label = feature_0 + feature_1 > 0), the size of the
+model `fluxops-train` makes by default.
+
+`refused/` holds models the importer must refuse, each named in `manifest.json` with a part of the
+refusal's message: what exporters produce that a tree ensemble alone cannot reproduce.
+
 Files per fixture NAME: `NAME.onnx` and `NAME.json` with
   "inputs":        rows of numbers (null stands for NaN), in float64; onnxruntime was given them
                    converted to the model's input type, as a client would convert them,
@@ -54,6 +61,8 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 SEED = 20261203
 N_FEATURES = 6
@@ -79,16 +88,23 @@ def main() -> None:
         *sklearn_boosting(data),
         *lightgbm_models(data),
         *handmade_models(),
+        bench_fixture(),
     ]
     manifest = {
         "generator": "scripts/make-onnx-fixtures.py",
         "versions": versions(),
         "fixtures": [],
+        "refused": [],
     }
     for fixture in fixtures:
         fixture.write(out)
         manifest["fixtures"].append(fixture.summary())
         print(f"{fixture.name}: {fixture.summary()['rows']} rows, {fixture.size(out)} bytes")
+    (out / "refused").mkdir(exist_ok=True)
+    for name, description, model, message in refused_models(data):
+        (out / "refused" / f"{name}.onnx").write_bytes(model.SerializeToString())
+        manifest["refused"].append({"name": name, "description": description, "message": message})
+        print(f"refused/{name}: {(out / 'refused' / f'{name}.onnx').stat().st_size} bytes")
     write_json(out / "manifest.json", manifest)
 
 
@@ -787,6 +803,68 @@ def handmade_models() -> list:
         )
     )
     return fixtures
+
+
+def bench_fixture() -> Fixture:
+    """The benchmarks' model, made like `fluxops-train --synthetic 1000`'s: 1000 rows, 800 to
+    train, 100 trees of depth 10; the 200 held-out rows and the boundary rows are the rows both
+    benchmarks predict."""
+    rng = np.random.default_rng(SEED)
+    x = rng.standard_normal((1000, 10))
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    x_train, x_held = x[:800], x[800:]
+    model = RandomForestClassifier(n_estimators=100, max_depth=10, random_state=SEED, n_jobs=1)
+    model.fit(x_train, y[:800])
+    onx = export_sklearn(model, x_held, zipmap=False)
+    return Fixture(
+        "rf_bench",
+        "RandomForestClassifier, 100 trees of depth 10, binary, 10 features: the benchmarks' model",
+        onx,
+        [*x_held, *boundary_rows(onx, x_held, double=False)],
+        "scikit-learn",
+        sklearn_reference(model, x_held),
+    )
+
+
+def refused_models(data: Data) -> list:
+    """Models a data scientist may export that the importer refuses, with a part of its message:
+    a scaler in front of the forest (skl2onnx's export of a Pipeline), and a split mode no tree
+    ensemble exporter writes (BRANCH_EQ)."""
+    pipeline = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("forest", RandomForestClassifier(n_estimators=3, max_depth=3, random_state=SEED)),
+        ]
+    ).fit(data.x_train, data.y2_train)
+    scaler = skl2onnx.to_onnx(
+        pipeline,
+        data.x_held[:1].astype(np.float32),
+        options={id(pipeline.steps[-1][1]): {"zipmap": False}},
+        target_opset={"": 17, ML: 3},
+    )
+    stabilise(scaler)
+    nodes = [
+        (0, 0, 0, "BRANCH_EQ", 1.0, 1, 2, 0),
+        (0, 1, 0, "LEAF", 0.0, 0, 0, 0),
+        (0, 2, 0, "LEAF", 0.0, 0, 0, 0),
+    ]
+    equal = tree_node(
+        "TreeEnsembleRegressor", nodes, [(0, 1, 0, 1.0), (0, 2, 0, 2.0)], "target", n_targets=1
+    )
+    return [
+        (
+            "scaler_in_front",
+            "Pipeline(StandardScaler, RandomForestClassifier) exported by skl2onnx",
+            scaler,
+            "operator `Scaler`",
+        ),
+        (
+            "branch_eq",
+            "TreeEnsembleRegressor built by hand with a BRANCH_EQ split",
+            model_of(equal, n_inputs=1, outputs=[("variable", TensorProto.FLOAT, [None, 1])]),
+            "node mode BRANCH_EQ",
+        ),
+    ]
 
 
 def tree_node(op_type, nodes, weights, prefix, **extra):

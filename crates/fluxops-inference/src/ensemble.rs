@@ -3,8 +3,8 @@
 use ndarray::ArrayView2;
 
 use crate::artifact::{
-    Aggregation, Comparison, EnsembleSpec, NodeSpec, PostTransform, ThresholdType, TreeSpec,
-    finalize,
+    Aggregation, Comparison, EnsembleSpec, NodeSpec, NumberType, PostTransform, TreeSpec,
+    aggregate, class_index, transform,
 };
 use crate::error::{ArtifactError, EnsembleError, InputError, Limited};
 use crate::limits::ModelLimits;
@@ -38,8 +38,8 @@ struct TreeRoot {
 /// What the leaves hold, indexed by step position (entries for splits are unused).
 #[derive(Debug, Clone)]
 enum Leaves {
-    /// Every leaf is one-hot (a 1 for one output, 0 for the others), as in a voting forest: the
-    /// position of the 1. Walks count votes in integers, the fastest way to add such leaves.
+    /// Every leaf is one-hot (a 1 for one output, `+0.0` for the others), as in a voting forest:
+    /// the position of the 1. Walks count votes in integers, the fastest way to add such leaves.
     OneHot { class_at: Vec<u32> },
     /// Any values: the leaf's number; its values are `values[number * n_outputs..][..n_outputs]`.
     Vectors { leaf_at: Vec<u32>, values: Vec<f64> },
@@ -59,7 +59,7 @@ pub(crate) const PARALLEL_MIN_ROWS: usize = 1024;
 /// parallel array of leaf contents read once per walk, and a root table. A single row walks the
 /// trees in groups ordered by depth, so that interleaved walks do little wasted work. Scores are
 /// the ensemble's output as [`EnsembleSpec`] defines it (aggregated, base values added,
-/// transformed), with leaf values added in tree order, so that they equal
+/// transformed), with leaf values added in tree order and in its score type, so that they equal
 /// [`EnsembleSpec::reference_scores`] to the last bit.
 ///
 /// Only finite rows are walked: a compiled step cannot honour a split's missing-value side, so
@@ -77,6 +77,7 @@ pub(crate) struct CompiledEnsemble {
     aggregation: Aggregation,
     base_values: Vec<f64>,
     post_transform: PostTransform,
+    score_type: NumberType,
 }
 
 impl CompiledEnsemble {
@@ -116,11 +117,18 @@ impl CompiledEnsemble {
             }
             .into());
         }
+        if let Some(output) = spec
+            .base_values
+            .iter()
+            .position(|&value| !spec.score_type.represents(value))
+        {
+            return Err(EnsembleError::NotAnF32BaseValue { output }.into());
+        }
         if spec.post_transform == PostTransform::Softmax && spec.n_outputs < 2 {
             return Err(EnsembleError::SoftmaxOfOne.into());
         }
         for (tree_idx, tree) in spec.trees.iter().enumerate() {
-            check_tree(tree_idx, tree, spec.n_features, spec.n_outputs)?;
+            check_tree(tree_idx, tree, spec)?;
         }
         let one_hot = leaves(spec).all(|(_, values)| one_hot_class(values).is_some());
         if !one_hot {
@@ -145,6 +153,7 @@ impl CompiledEnsemble {
             aggregation: spec.aggregation,
             base_values: spec.base_values.clone(),
             post_transform: spec.post_transform,
+            score_type: spec.score_type,
         };
         for (tree_idx, tree) in spec.trees.iter().enumerate() {
             let root = ensemble.steps.len();
@@ -246,8 +255,9 @@ impl CompiledEnsemble {
         }
     }
 
-    /// The ensemble's output for one row, after checking it.
-    pub(crate) fn scores(&self, row: &[f64]) -> Result<Vec<f64>, InputError> {
+    /// The ensemble's scores for one row before the post-transform (leaves summed, aggregated,
+    /// base values added), after checking the row.
+    pub(crate) fn untransformed_scores(&self, row: &[f64]) -> Result<Vec<f64>, InputError> {
         self.check_row(row, None)?;
         let mut scores = match &self.leaves {
             Leaves::OneHot { class_at } => {
@@ -267,15 +277,22 @@ impl CompiledEnsemble {
                         leaf_of_tree[tree.tree as usize] = leaf_at[position as usize];
                     }
                 });
-                let mut sums = vec![0.0; self.n_outputs];
-                for leaf in leaf_of_tree {
-                    add_leaf(&mut sums, values, leaf, self.n_outputs);
+                let mut sums = vec![-0.0; self.n_outputs];
+                match self.score_type {
+                    NumberType::F64 => add_leaves::<InF64>(&mut sums, values, &leaf_of_tree),
+                    NumberType::F32 => add_leaves::<InF32>(&mut sums, values, &leaf_of_tree),
                 }
                 sums
             }
         };
-        self.finalize(&mut scores);
+        self.aggregate(&mut scores);
         Ok(scores)
+    }
+
+    /// Applies the post-transform to one row's scores.
+    #[inline(always)]
+    pub(crate) fn transform(&self, scores: &mut [f64]) {
+        transform(scores, self.post_transform);
     }
 
     /// Walks `row` down every tree, in groups of up to LANES trees of about the same depth, and
@@ -301,12 +318,15 @@ impl CompiledEnsemble {
     /// `n_threads` threads (scoped; only batches of at least [`PARALLEL_MIN_ROWS`] rows per
     /// thread are split).
     ///
-    /// Returns a `rows x n_outputs` table, row-major. Fails on the first bad row, naming it.
+    /// Returns a `rows x n_outputs` table, row-major, and, when `classify` is set, the class
+    /// each row's scores choose before the post-transform ([`class_index`]: a classifier with
+    /// one output per class). Fails on the first bad row, naming it.
     pub(crate) fn scores_batch(
         &self,
         rows: ArrayView2<'_, f64>,
         n_threads: usize,
-    ) -> Result<Vec<f64>, InputError> {
+        classify: bool,
+    ) -> Result<(Vec<f64>, Vec<usize>), InputError> {
         if rows.nrows() == 0 {
             return Err(InputError::EmptyBatch);
         }
@@ -326,27 +346,35 @@ impl CompiledEnsemble {
             self.check_row(row, Some(row_idx))?;
         }
         let mut table = vec![0.0; rows.nrows() * self.n_outputs];
+        let mut class_indices = vec![0; if classify { rows.nrows() } else { 0 }];
         let n_threads = n_threads.clamp(1, rows.nrows().div_ceil(PARALLEL_MIN_ROWS));
         if n_threads == 1 {
-            self.fill_scores(flat, &mut table);
+            self.fill_scores(flat, &mut table, &mut class_indices);
         } else {
             // Whole blocks of LANES rows per thread, so every thread runs full interleaved walks.
             let rows_per_thread = rows.nrows().div_ceil(n_threads).next_multiple_of(LANES);
+            let index_chunk = if classify {
+                rows_per_thread
+            } else {
+                usize::MAX
+            };
             std::thread::scope(|scope| {
+                let mut index_chunks = class_indices.chunks_mut(index_chunk);
                 for (row_chunk, table_chunk) in flat
                     .chunks(rows_per_thread * width)
                     .zip(table.chunks_mut(rows_per_thread * self.n_outputs))
                 {
-                    scope.spawn(move || self.fill_scores(row_chunk, table_chunk));
+                    let indices = index_chunks.next().unwrap_or_default();
+                    scope.spawn(move || self.fill_scores(row_chunk, table_chunk, indices));
                 }
             });
         }
-        Ok(table)
+        Ok((table, class_indices))
     }
 
-    /// Writes the scores of checked, row-major `rows` into the zeroed `table`
-    /// (`rows x n_outputs`).
-    fn fill_scores(&self, rows: &[f64], table: &mut [f64]) {
+    /// Writes the scores of checked, row-major `rows` into `table` (`rows x n_outputs`, every
+    /// entry overwritten), and each row's class into `class_indices` unless it is empty.
+    fn fill_scores(&self, rows: &[f64], table: &mut [f64], class_indices: &mut [usize]) {
         let n_outputs = self.n_outputs;
         match &self.leaves {
             Leaves::OneHot { class_at } => {
@@ -358,16 +386,32 @@ impl CompiledEnsemble {
                 self.fill_blocks(rows, table, votes);
             }
             Leaves::Vectors { leaf_at, values } => {
-                let sums = Sums {
-                    leaf_at,
-                    values,
-                    n_outputs,
-                };
-                self.fill_blocks(rows, table, sums);
+                // Sums start at -0.0, which adds nothing, so unscored outputs stay -0.0.
+                table.fill(-0.0);
+                match self.score_type {
+                    NumberType::F64 => {
+                        self.fill_blocks(
+                            rows,
+                            table,
+                            Sums::<InF64>::new(leaf_at, values, n_outputs),
+                        );
+                    }
+                    NumberType::F32 => {
+                        self.fill_blocks(
+                            rows,
+                            table,
+                            Sums::<InF32>::new(leaf_at, values, n_outputs),
+                        );
+                    }
+                }
             }
         }
-        for row_scores in table.chunks_exact_mut(n_outputs) {
-            self.finalize(row_scores);
+        for (row_idx, row_scores) in table.chunks_exact_mut(n_outputs).enumerate() {
+            self.aggregate(row_scores);
+            if let Some(class) = class_indices.get_mut(row_idx) {
+                *class = class_index(row_scores);
+            }
+            self.transform(row_scores);
         }
     }
 
@@ -375,7 +419,8 @@ impl CompiledEnsemble {
     /// row of `table` through `leaves`.
     ///
     /// Lanes run over rows: each tree walks up to LANES rows at once while it is hot in cache.
-    #[inline(always)]
+    /// Each kind of leaves gets its own copy of the walk, compiled on its own.
+    #[inline(never)]
     fn fill_blocks(&self, rows: &[f64], table: &mut [f64], mut leaves: impl BlockLeaves) {
         let width = self.n_features;
         for (block, block_table) in rows
@@ -398,15 +443,15 @@ impl CompiledEnsemble {
         }
     }
 
-    /// Aggregation, base values and post-transform, on one row's summed leaves.
+    /// Aggregation and base values, on one row's summed leaves.
     #[inline(always)]
-    fn finalize(&self, scores: &mut [f64]) {
-        finalize(
+    fn aggregate(&self, scores: &mut [f64]) {
+        aggregate(
             scores,
             self.aggregation,
             self.roots.len(),
             &self.base_values,
-            self.post_transform,
+            self.score_type,
         );
     }
 
@@ -442,12 +487,49 @@ impl CompiledEnsemble {
     }
 }
 
-/// Adds leaf number `leaf`'s values to `scores`.
+/// How leaf values are added: the compiled walks are built once per score type, so an `f64`
+/// ensemble pays nothing for `f32` rounding.
+trait Adder {
+    /// `sum + value` in the score type.
+    fn add(sum: f64, value: f64) -> f64;
+}
+
+/// Scores in `f64`.
+struct InF64;
+
+impl Adder for InF64 {
+    #[inline(always)]
+    fn add(sum: f64, value: f64) -> f64 {
+        sum + value
+    }
+}
+
+/// Scores in `f32`: both operands are `f32` values, so rounding their `f64` sum to `f32` gives
+/// the `f32` sum (`f64` has more than twice the precision, so the double rounding is harmless).
+struct InF32;
+
+impl Adder for InF32 {
+    #[inline(always)]
+    fn add(sum: f64, value: f64) -> f64 {
+        NumberType::F32.round(sum + value)
+    }
+}
+
+/// Adds the values of leaf number `leaf` to `scores` (`n_outputs` of them).
 #[inline(always)]
-fn add_leaf(scores: &mut [f64], values: &[f64], leaf: u32, n_outputs: usize) {
+fn add_leaf<A: Adder>(scores: &mut [f64], values: &[f64], leaf: u32, n_outputs: usize) {
     let leaf_values = &values[leaf as usize * n_outputs..][..n_outputs];
     for (score, value) in scores.iter_mut().zip(leaf_values) {
-        *score += value;
+        *score = A::add(*score, *value);
+    }
+}
+
+/// Adds the values of each leaf of `leaves`, in order, to `scores`. Kept out of line: inlined
+/// twice (once per score type) into the single-row walk, it cost that walk instructions (callgrind).
+#[inline(never)]
+fn add_leaves<A: Adder>(scores: &mut [f64], values: &[f64], leaves: &[u32]) {
+    for &leaf in leaves {
+        add_leaf::<A>(scores, values, leaf, scores.len());
     }
 }
 
@@ -479,18 +561,30 @@ impl BlockLeaves for Votes<'_> {
     }
 }
 
-/// Vector leaves: values added straight into the table.
-struct Sums<'a> {
+/// Vector leaves: values added straight into the table, in the score type `A`.
+struct Sums<'a, A> {
     leaf_at: &'a [u32],
     values: &'a [f64],
     n_outputs: usize,
+    adder: std::marker::PhantomData<A>,
 }
 
-impl BlockLeaves for Sums<'_> {
+impl<'a, A> Sums<'a, A> {
+    fn new(leaf_at: &'a [u32], values: &'a [f64], n_outputs: usize) -> Self {
+        Sums {
+            leaf_at,
+            values,
+            n_outputs,
+            adder: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<A: Adder> BlockLeaves for Sums<'_, A> {
     #[inline(always)]
     fn add(&mut self, block_table: &mut [f64], lane: usize, position: u32) {
         let row_scores = &mut block_table[lane * self.n_outputs..][..self.n_outputs];
-        add_leaf(
+        add_leaf::<A>(
             row_scores,
             self.values,
             self.leaf_at[position as usize],
@@ -510,18 +604,14 @@ impl BlockLeaves for Sums<'_> {
 ///   pass are exactly those up to the largest `f64` that rounds to `threshold` or below
 ///   ([`largest_f64_rounding_at_or_below`]).
 /// - `(value as f32) < threshold` in `f32`: the same, for the next `f32` below `threshold`.
-fn compiled_threshold(
-    threshold: f64,
-    comparison: Comparison,
-    threshold_type: ThresholdType,
-) -> f64 {
+fn compiled_threshold(threshold: f64, comparison: Comparison, threshold_type: NumberType) -> f64 {
     match (threshold_type, comparison) {
-        (ThresholdType::F64, Comparison::LessOrEqual) => threshold,
-        (ThresholdType::F64, Comparison::Less) => threshold.next_down(),
-        (ThresholdType::F32, Comparison::LessOrEqual) => {
+        (NumberType::F64, Comparison::LessOrEqual) => threshold,
+        (NumberType::F64, Comparison::Less) => threshold.next_down(),
+        (NumberType::F32, Comparison::LessOrEqual) => {
             largest_f64_rounding_at_or_below(threshold as f32)
         }
-        (ThresholdType::F32, Comparison::Less) => {
+        (NumberType::F32, Comparison::Less) => {
             largest_f64_rounding_at_or_below((threshold as f32).next_down())
         }
     }
@@ -564,18 +654,20 @@ fn leaves(spec: &EnsembleSpec) -> impl Iterator<Item = (usize, &[f64])> {
     })
 }
 
-/// The class a one-hot leaf votes for: `Some` when exactly one value is 1 and the rest are 0.
+/// The class a one-hot leaf votes for: `Some` when exactly one value is 1 and the rest are
+/// `+0.0` (a `-0.0` is "no value", which vote counts cannot say).
 fn one_hot_class(values: &[f64]) -> Option<usize> {
     let class = values.iter().position(|&value| value == 1.0)?;
     let rest_zero = values
         .iter()
         .enumerate()
-        .all(|(idx, &value)| idx == class || value == 0.0);
+        .all(|(idx, &value)| idx == class || value.to_bits() == 0);
     rest_zero.then_some(class)
 }
 
 /// Checks that no row's summed leaves plus base value can reach infinity (which a post-transform
 /// would turn into NaN): per output, the sum over trees of the largest magnitude a leaf holds.
+/// In `f32`, where each step rounds, the bound must stay below half the largest `f32`.
 fn check_no_overflow(spec: &EnsembleSpec) -> Result<(), EnsembleError> {
     let mut bound: Vec<f64> = spec.base_values.iter().map(|base| base.abs()).collect();
     let mut tree_max = vec![0.0_f64; spec.n_outputs];
@@ -592,19 +684,19 @@ fn check_no_overflow(spec: &EnsembleSpec) -> Result<(), EnsembleError> {
             *total += max;
         }
     }
-    match bound.iter().position(|total| !total.is_finite()) {
+    let largest = match spec.score_type {
+        NumberType::F64 => f64::MAX,
+        NumberType::F32 => f64::from(f32::MAX) / 2.0,
+    };
+    match bound.iter().position(|total| *total > largest) {
         Some(output) => Err(EnsembleError::ScoreOverflow { output }),
         None => Ok(()),
     }
 }
 
 /// Checks that a tree is a proper tree over the ensemble's features and outputs.
-fn check_tree(
-    tree_idx: usize,
-    tree: &TreeSpec,
-    n_features: usize,
-    n_outputs: usize,
-) -> Result<(), EnsembleError> {
+fn check_tree(tree_idx: usize, tree: &TreeSpec, spec: &EnsembleSpec) -> Result<(), EnsembleError> {
+    let (n_features, n_outputs) = (spec.n_features, spec.n_outputs);
     let n_nodes = tree.nodes.len();
     if n_nodes == 0 {
         return Err(EnsembleError::EmptyTree { tree: tree_idx });
@@ -645,8 +737,7 @@ fn check_tree(
                         node: node_idx,
                     });
                 }
-                if threshold_type == ThresholdType::F32 && f64::from(threshold as f32) != threshold
-                {
+                if threshold_type == NumberType::F32 && f64::from(threshold as f32) != threshold {
                     return Err(EnsembleError::NotAnF32Threshold {
                         tree: tree_idx,
                         node: node_idx,
@@ -665,6 +756,15 @@ fn check_tree(
                 }
                 if !values.iter().all(|value| value.is_finite()) {
                     return Err(EnsembleError::NonFiniteLeafValue {
+                        tree: tree_idx,
+                        node: node_idx,
+                    });
+                }
+                if !values
+                    .iter()
+                    .all(|&value| spec.score_type.represents(value))
+                {
+                    return Err(EnsembleError::NotAnF32LeafValue {
                         tree: tree_idx,
                         node: node_idx,
                     });
@@ -712,12 +812,20 @@ mod tests {
             aggregation: Aggregation::Average,
             base_values: vec![0.0; 3],
             post_transform: PostTransform::None,
+            score_type: NumberType::F64,
             trees: trees.into_iter().map(|nodes| TreeSpec { nodes }).collect(),
         }
     }
 
     fn compile(spec: &EnsembleSpec) -> Result<CompiledEnsemble, ArtifactError> {
         CompiledEnsemble::compile(spec, &ModelLimits::default())
+    }
+
+    /// The ensemble's output for one row, transformed.
+    fn scores(ensemble: &CompiledEnsemble, row: &[f64]) -> Result<Vec<f64>, InputError> {
+        let mut scores = ensemble.untransformed_scores(row)?;
+        ensemble.transform(&mut scores);
+        Ok(scores)
     }
 
     /// Compiles a one-tree ensemble and returns the structural error, if any.
@@ -798,7 +906,7 @@ mod tests {
                         left: 1,
                         right: 2,
                         comparison: Comparison::LessOrEqual,
-                        threshold_type: ThresholdType::F32,
+                        threshold_type: NumberType::F32,
                         missing_goes: Side::Right,
                     },
                     leaf(0),
@@ -950,9 +1058,9 @@ mod tests {
             leaf(2),
         ]]))
         .unwrap();
-        assert_eq!(ensemble.scores(&[9.0, 0.5]).unwrap(), vec![1.0, 0.0, 0.0]);
+        assert_eq!(scores(&ensemble, &[9.0, 0.5]).unwrap(), vec![1.0, 0.0, 0.0]);
         assert_eq!(
-            ensemble.scores(&[9.0, 0.500_000_1]).unwrap(),
+            scores(&ensemble, &[9.0, 0.500_000_1]).unwrap(),
             vec![0.0, 0.0, 1.0]
         );
     }
@@ -961,7 +1069,7 @@ mod tests {
     fn rejects_bad_rows_naming_the_position() {
         let ensemble = compile(&ensemble_of(vec![vec![leaf(0)]])).unwrap();
         assert_eq!(
-            ensemble.scores(&[1.0]),
+            scores(&ensemble, &[1.0]),
             Err(InputError::WrongFeatureCount {
                 row: None,
                 expected: 2,
@@ -969,7 +1077,7 @@ mod tests {
             })
         );
         assert_eq!(
-            ensemble.scores(&[1.0, f64::NAN]),
+            scores(&ensemble, &[1.0, f64::NAN]),
             Err(InputError::NonFinite {
                 row: None,
                 index: 1
@@ -977,14 +1085,14 @@ mod tests {
         );
         let batch = ndarray::array![[0.0, 1.0], [f64::NEG_INFINITY, 0.0]];
         assert_eq!(
-            ensemble.scores_batch(batch.view(), 1),
+            ensemble.scores_batch(batch.view(), 1, false),
             Err(InputError::NonFinite {
                 row: Some(1),
                 index: 0
             })
         );
         assert_eq!(
-            ensemble.scores_batch(ndarray::Array2::zeros((0, 2)).view(), 1),
+            ensemble.scores_batch(ndarray::Array2::zeros((0, 2)).view(), 1, false),
             Err(InputError::EmptyBatch)
         );
     }
@@ -1032,8 +1140,7 @@ mod tests {
                     Comparison::LessOrEqual => (value as f32) <= threshold,
                     Comparison::Less => (value as f32) < threshold,
                 };
-                let bound =
-                    compiled_threshold(f64::from(threshold), comparison, ThresholdType::F32);
+                let bound = compiled_threshold(f64::from(threshold), comparison, NumberType::F32);
                 // Rounding is monotonic, so the boundary and the value just above it decide all.
                 assert!(
                     passes(bound),
@@ -1075,7 +1182,7 @@ mod tests {
             -overflow
         );
         assert_eq!(
-            compiled_threshold(-f64::from(f32::MAX), Comparison::Less, ThresholdType::F32),
+            compiled_threshold(-f64::from(f32::MAX), Comparison::Less, NumberType::F32),
             -overflow
         );
         // Zero's neighbourhood: subnormals, and both zeros compare equal.
@@ -1091,7 +1198,7 @@ mod tests {
     #[test]
     fn f64_less_than_compiles_to_the_next_value_down() {
         for threshold in [0.5, 0.0, -0.0, 1e-300, -f64::MAX, f64::MAX, 5e-324] {
-            let bound = compiled_threshold(threshold, Comparison::Less, ThresholdType::F64);
+            let bound = compiled_threshold(threshold, Comparison::Less, NumberType::F64);
             assert!(
                 bound < threshold && bound.next_up() >= threshold,
                 "{threshold:e}"
@@ -1140,9 +1247,9 @@ mod tests {
                                 Comparison::Less
                             },
                             threshold_type: if next().is_multiple_of(2) {
-                                ThresholdType::F64
+                                NumberType::F64
                             } else {
-                                ThresholdType::F32
+                                NumberType::F32
                             },
                             missing_goes: Side::Right,
                         };
@@ -1176,39 +1283,58 @@ mod tests {
         rows
     }
 
+    /// The bits of each value: `-0.0` and `+0.0` differ, as the class choice sees them.
+    fn bits(values: &[f64]) -> Vec<u64> {
+        values.iter().map(|value| value.to_bits()).collect()
+    }
+
     fn check_against_reference(spec: &EnsembleSpec) {
         let ensemble = compile(spec).unwrap();
         let rows = probing_rows(spec);
         let flat: Vec<f64> = rows.iter().flatten().copied().collect();
         let batch = ndarray::Array2::from_shape_vec((rows.len(), 2), flat).unwrap();
-        let table = ensemble.scores_batch(batch.view(), 1).unwrap();
+        let (table, classes) = ensemble.scores_batch(batch.view(), 1, true).unwrap();
         for (row_idx, row) in rows.iter().enumerate() {
             let expected = spec.reference_scores(row).unwrap();
             assert_eq!(
-                ensemble.scores(row).unwrap(),
-                expected,
+                bits(&scores(&ensemble, row).unwrap()),
+                bits(&expected),
                 "row {row_idx}: {row:?}"
             );
             assert_eq!(
-                &table[row_idx * 3..][..3],
-                expected.as_slice(),
+                bits(&table[row_idx * 3..][..3]),
+                bits(&expected),
                 "batch row {row_idx}"
+            );
+            assert_eq!(
+                Some(classes[row_idx]),
+                spec.reference_class_index(row),
+                "class of row {row_idx}"
             );
         }
         // A column-major view gives the same table.
         let transposed = batch.t().to_owned();
-        assert_eq!(ensemble.scores_batch(transposed.t(), 1).unwrap(), table);
-        // So does a batch split over threads.
+        assert_eq!(
+            bits(&ensemble.scores_batch(transposed.t(), 1, false).unwrap().0),
+            bits(&table)
+        );
+        // So does a batch split over threads, classes included.
         let big = ndarray::Array2::from_shape_fn((3000, 2), |(row, col)| {
             ((row * 7 + col * 3) as f64 * 0.13).sin()
         });
-        let split_table = ensemble.scores_batch(big.view(), 3).unwrap();
-        assert_eq!(split_table, ensemble.scores_batch(big.view(), 1).unwrap());
+        let (split_table, split_classes) = ensemble.scores_batch(big.view(), 3, true).unwrap();
+        let (one_table, one_classes) = ensemble.scores_batch(big.view(), 1, true).unwrap();
+        assert_eq!(bits(&split_table), bits(&one_table));
+        assert_eq!(split_classes, one_classes);
         for row_idx in [0, 1023, 1024, 2999] {
             let row = big.row(row_idx).to_vec();
             assert_eq!(
-                &split_table[row_idx * 3..][..3],
-                spec.reference_scores(&row).unwrap().as_slice()
+                bits(&split_table[row_idx * 3..][..3]),
+                bits(&spec.reference_scores(&row).unwrap())
+            );
+            assert_eq!(
+                Some(split_classes[row_idx]),
+                spec.reference_class_index(&row)
             );
         }
     }
@@ -1245,5 +1371,99 @@ mod tests {
             assert!(matches!(ensemble.leaves, Leaves::Vectors { .. }));
             check_against_reference(&spec);
         }
+    }
+
+    #[test]
+    fn f32_scores_and_unscored_outputs_match_the_reference_walk() {
+        // f32 weights, and one leaf value in five "no value" (-0.0), as an importer writes
+        // classes an ONNX leaf does not score.
+        let weights = |next: &mut dyn FnMut() -> u64| {
+            (0..3)
+                .map(|_| match next() % 5 {
+                    0 => -0.0,
+                    _ => f64::from((next() % 2000) as f32 / 1000.0 - 1.0),
+                })
+                .collect()
+        };
+        for (score_type, aggregation, post_transform) in [
+            (NumberType::F32, Aggregation::Average, PostTransform::None),
+            (NumberType::F32, Aggregation::Sum, PostTransform::Logistic),
+            (NumberType::F32, Aggregation::Sum, PostTransform::Softmax),
+            (NumberType::F64, Aggregation::Sum, PostTransform::Logistic),
+        ] {
+            let mut spec = random_ensemble(23, 9, &weights);
+            spec.score_type = score_type;
+            spec.aggregation = aggregation;
+            spec.post_transform = post_transform;
+            spec.base_values = vec![-0.0; 3];
+            check_against_reference(&spec);
+            spec.base_values = vec![0.125, -0.0, 0.0];
+            check_against_reference(&spec);
+        }
+    }
+
+    #[test]
+    fn f32_scores_round_every_step_and_need_f32_values() {
+        // Ten trees of one leaf each: 0.1f32 added ten times in f32 is not 1.
+        let tenth = f64::from(0.1_f32);
+        let mut spec = EnsembleSpec {
+            n_features: 1,
+            n_outputs: 1,
+            aggregation: Aggregation::Sum,
+            base_values: vec![0.0],
+            post_transform: PostTransform::None,
+            score_type: NumberType::F32,
+            trees: vec![
+                TreeSpec {
+                    nodes: vec![NodeSpec::leaf(vec![tenth])],
+                };
+                10
+            ],
+        };
+        let f32_sum = (0..10).fold(0.0_f32, |sum, _| sum + 0.1_f32);
+        let ensemble = compile(&spec).unwrap();
+        assert_eq!(scores(&ensemble, &[0.0]).unwrap(), [f64::from(f32_sum)]);
+        assert_ne!(f64::from(f32_sum), (0..10).fold(0.0, |sum, _| sum + tenth));
+
+        spec.trees[3].nodes[0] = NodeSpec::leaf(vec![0.1]);
+        assert!(matches!(
+            compile(&spec),
+            Err(ArtifactError::InvalidEnsemble(
+                EnsembleError::NotAnF32LeafValue { tree: 3, node: 0 }
+            ))
+        ));
+        spec.trees[3].nodes[0] = NodeSpec::leaf(vec![tenth]);
+        spec.base_values = vec![0.1];
+        assert!(matches!(
+            compile(&spec),
+            Err(ArtifactError::InvalidEnsemble(
+                EnsembleError::NotAnF32BaseValue { output: 0 }
+            ))
+        ));
+        spec.base_values = vec![0.0];
+        spec.trees[0].nodes[0] = NodeSpec::leaf(vec![f64::from(f32::MAX)]);
+        assert!(matches!(
+            compile(&spec),
+            Err(ArtifactError::InvalidEnsemble(
+                EnsembleError::ScoreOverflow { output: 0 }
+            ))
+        ));
+    }
+
+    #[test]
+    fn leaves_with_no_value_are_not_counted_as_votes() {
+        let mut spec = ensemble_of(vec![vec![
+            split(0, 0.5, 1, 2),
+            NodeSpec::leaf(vec![1.0, -0.0, 0.0]),
+            leaf(2),
+        ]]);
+        let ensemble = compile(&spec).unwrap();
+        assert!(matches!(ensemble.leaves, Leaves::Vectors { .. }));
+        spec.base_values = vec![-0.0; 3];
+        let ensemble = compile(&spec).unwrap();
+        assert_eq!(
+            bits(&scores(&ensemble, &[0.0, 0.0]).unwrap()),
+            bits(&[1.0, -0.0, 0.0])
+        );
     }
 }

@@ -225,9 +225,27 @@ pub enum EnsembleError {
         /// The offending threshold.
         threshold: f64,
     },
-    /// The leaf values can add up beyond the largest `f64`.
-    #[error("the leaf values of output {output} can add up to more than the largest f64")]
+    /// The leaf values can add up beyond what the score type holds.
+    #[error(
+        "the leaf values of output {output} can add up to more than the ensemble's score type holds"
+    )]
     ScoreOverflow {
+        /// Index of the output.
+        output: usize,
+    },
+    /// Scores are added in `f32` but a leaf value is not an `f32` value.
+    #[error(
+        "tree {tree} node {node}: a leaf value is not an f32 value, yet scores are added in f32"
+    )]
+    NotAnF32LeafValue {
+        /// Index of the tree.
+        tree: usize,
+        /// Index of the node within its tree.
+        node: usize,
+    },
+    /// Scores are added in `f32` but a base value is not an `f32` value.
+    #[error("base value {output} is not an f32 value, yet scores are added in f32")]
+    NotAnF32BaseValue {
         /// Index of the output.
         output: usize,
     },

@@ -19,7 +19,7 @@
 //! ```
 //! use fluxops_inference::{
 //!     Aggregation, ClassLabel, ClassLabels, EnsembleSpec, ModelLimits, NodeSpec, PostTransform,
-//!     Prediction, Predictor, Schema, Task, TreeSpec,
+//!     NumberType, Prediction, Predictor, Schema, Task, TreeSpec,
 //! };
 //! // One stump: x <= 0.5 votes for class 0 ("cold"), otherwise for class 1 ("warm").
 //! let ensemble = EnsembleSpec {
@@ -28,6 +28,7 @@
 //!     aggregation: Aggregation::Average,
 //!     base_values: vec![0.0, 0.0],
 //!     post_transform: PostTransform::None,
+//!     score_type: NumberType::F64,
 //!     trees: vec![TreeSpec {
 //!         nodes: vec![
 //!             NodeSpec::split(0, 0.5, 1, 2),
@@ -65,8 +66,8 @@ pub mod testing;
 
 pub use artifact::{
     Aggregation, Algorithm, ClassLabels, Comparison, EnsembleSpec, FORMAT_VERSION, ModelArtifact,
-    ModelMetadata, NodeSpec, Origin, PostTransform, Schema, Side, Task, ThresholdType,
-    TrainingData, TreeSpec, ensemble_sha256, sha256_hex,
+    ModelMetadata, NodeSpec, NumberType, Origin, PostTransform, Schema, Side, Task, TrainingData,
+    TreeSpec, ensemble_sha256, sha256_hex,
 };
 pub use error::{ArtifactError, EnsembleError, InputError, LimitExceeded, Limited};
 pub use evaluation::{

@@ -2,7 +2,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use crate::artifact::{ClassLabels, EnsembleSpec, Schema, Task};
+use crate::artifact::{ClassLabels, EnsembleSpec, Schema, Task, binary_class_index, class_index};
 use crate::ensemble::{CompiledEnsemble, PARALLEL_MIN_ROWS};
 use crate::error::{ArtifactError, InputError};
 use crate::limits::ModelLimits;
@@ -157,16 +157,20 @@ impl Predictor {
 
     /// Predicts one row, after checking its length and that every value is finite.
     pub fn predict_one(&self, row: &[f64]) -> Result<Prediction<'_>, InputError> {
-        let scores = self.ensemble.scores(row)?;
+        let mut scores = self.ensemble.untransformed_scores(row)?;
         if let Task::Regressor {} = self.schema.task {
+            self.ensemble.transform(&mut scores);
             return Ok(Prediction::Values(scores));
         }
-        let probabilities = if self.binary_score {
-            vec![1.0 - scores[0], scores[0]]
+        let (class_index, probabilities) = if self.binary_score {
+            self.ensemble.transform(&mut scores);
+            let p = scores[0];
+            (binary_class_index(p), vec![1.0 - p, p])
         } else {
-            scores
+            let class_index = class_index(&scores);
+            self.ensemble.transform(&mut scores);
+            (class_index, scores)
         };
-        let class_index = argmax(&probabilities);
         Ok(Prediction::Class(ClassPrediction {
             class_index,
             label: self
@@ -193,32 +197,21 @@ impl Predictor {
         const _: () = assert!(PARALLEL_MIN_ROWS == 1024, "update the doc comment above");
         let n_rows = rows.nrows();
         let n_outputs = self.ensemble.n_outputs();
-        let scores = self.ensemble.scores_batch(rows, n_threads)?;
+        let per_class = matches!(self.schema.task, Task::Classifier { .. }) && !self.binary_score;
+        let (scores, class_indices) = self.ensemble.scores_batch(rows, n_threads, per_class)?;
         if let Task::Regressor {} = self.schema.task {
             return Ok(BatchPrediction::Values(table(n_rows, n_outputs, scores)));
         }
-        let probabilities = if self.binary_score {
-            let expanded = scores
-                .iter()
-                .flat_map(|&score| [1.0 - score, score])
-                .collect();
-            table(n_rows, 2, expanded)
-        } else {
-            table(n_rows, n_outputs, scores)
-        };
-        let class_indices = probabilities
-            .rows()
-            .into_iter()
-            .map(|row| {
-                argmax(
-                    row.as_slice()
-                        .expect("rows of a standard-layout table are contiguous"),
-                )
-            })
-            .collect();
+        if per_class {
+            return Ok(BatchPrediction::Classes(ClassBatch {
+                class_indices,
+                probabilities: table(n_rows, n_outputs, scores),
+            }));
+        }
+        let expanded = scores.iter().flat_map(|&p| [1.0 - p, p]).collect();
         Ok(BatchPrediction::Classes(ClassBatch {
-            class_indices,
-            probabilities,
+            class_indices: scores.iter().map(|&p| binary_class_index(p)).collect(),
+            probabilities: table(n_rows, 2, expanded),
         }))
     }
 
@@ -251,22 +244,10 @@ fn table(n_rows: usize, n_columns: usize, values: Vec<f64>) -> Array2<f64> {
         .expect("the values were made for this shape")
 }
 
-/// Index of the largest value; the lowest index wins a tie (smartcore's `which_max`, and
-/// scikit-learn's `argmax`).
-fn argmax(values: &[f64]) -> usize {
-    let mut best = 0;
-    for (idx, &value) in values.iter().enumerate().skip(1) {
-        if value > values[best] {
-            best = idx;
-        }
-    }
-    best
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::artifact::{Aggregation, NodeSpec, PostTransform, TreeSpec};
+    use crate::artifact::{Aggregation, NodeSpec, NumberType, PostTransform, TreeSpec};
 
     /// One stump on feature 0 at 0.0 whose two leaves hold `low` and `high`.
     fn stump_ensemble(
@@ -280,6 +261,7 @@ mod tests {
             aggregation: Aggregation::Sum,
             base_values: vec![0.0; low.len()],
             post_transform,
+            score_type: NumberType::F64,
             trees: vec![TreeSpec {
                 nodes: vec![
                     NodeSpec::split(0, 0.0, 1, 2),
@@ -346,6 +328,39 @@ mod tests {
         let prediction = class_of(predictor.predict_one(&[1.0]).unwrap());
         assert_eq!(prediction.probabilities, vec![0.5, 0.5]);
         assert_eq!(prediction.label, ClassLabel::String("a"));
+    }
+
+    #[test]
+    fn the_class_is_chosen_before_the_transform_among_scored_classes() {
+        // Class "b" has no value anywhere (-0.0): the logistic makes it 0.5, more than "a" and
+        // "c" on the low side, yet it is never predicted.
+        let mut ensemble = stump_ensemble(
+            vec![-2.0, -0.0, -1.0],
+            vec![40.0, -0.0, 41.0],
+            PostTransform::Logistic,
+        );
+        ensemble.base_values = vec![-0.0; 3];
+        let predictor = classifier(&["a", "b", "c"], &ensemble);
+        let low = class_of(predictor.predict_one(&[-1.0]).unwrap());
+        assert_eq!(low.label, ClassLabel::String("c"));
+        assert_eq!(low.probabilities[1], 0.5);
+        assert!(low.probabilities[2] < 0.5);
+        // Both logistics round to 1.0; the scores before it still say "c".
+        let high = class_of(predictor.predict_one(&[1.0]).unwrap());
+        assert_eq!((high.probabilities[0], high.probabilities[2]), (1.0, 1.0));
+        assert_eq!(high.label, ClassLabel::String("c"));
+        let BatchPrediction::Classes(batch) = predictor
+            .predict_batch(ndarray::array![[-1.0], [1.0]].view())
+            .unwrap()
+        else {
+            panic!("a classifier predicts classes");
+        };
+        assert_eq!(batch.class_indices, vec![2, 2]);
+        // A base value of +0.0 scores every class: "b" then wins on the low side.
+        ensemble.base_values = vec![0.0; 3];
+        let predictor = classifier(&["a", "b", "c"], &ensemble);
+        let low = class_of(predictor.predict_one(&[-1.0]).unwrap());
+        assert_eq!(low.label, ClassLabel::String("b"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use fluxops_inference::testing::{Stump, placeholder_metadata, stump_artifact};
 use fluxops_inference::{
     Aggregation, ArtifactError, BatchPrediction, ClassLabel, ClassLabels, EnsembleError,
     EnsembleSpec, FORMAT_VERSION, InputError, Model, ModelArtifact, ModelLimits, NodeSpec,
-    PostTransform, Prediction, Schema, Task, TreeSpec,
+    NumberType, PostTransform, Prediction, Schema, Task, TreeSpec,
 };
 
 /// Three stumps over three features voting among labels 10, 20 and 30.
@@ -131,6 +131,7 @@ fn string_labels_and_regressors_round_trip_and_predict() {
         aggregation: Aggregation::Sum,
         base_values: vec![100.0],
         post_transform: PostTransform::None,
+        score_type: NumberType::F64,
         trees: vec![
             TreeSpec {
                 nodes: vec![

@@ -74,6 +74,7 @@ pub use local::LocalFolder;
 pub use object::{ObjectLocation, create_container, read_object, write_object};
 pub use registry::{
     LATEST_FILE, Latest, LatestPointer, METRICS_FILE, MODEL_FILE, Registry, is_valid_name,
+    version_name,
 };
 pub use settings::{AZURITE_CONTAINER, AZURITE_SOURCE, BlobSettings, RetrySettings, blob_location};
 pub use shared_key::AccountKey;

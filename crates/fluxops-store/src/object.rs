@@ -48,6 +48,12 @@ enum Place {
 }
 
 impl ObjectLocation {
+    /// Whether [`ObjectLocation::parse`] reads `location` as a blob URL, so that it needs the
+    /// Azure variables (a local path needs none).
+    pub fn is_blob(location: &str) -> bool {
+        is_blob_url(location)
+    }
+
     /// Resolves a blob URL such as `https://<account>.blob.core.windows.net/data/train.csv`
     /// (signed in as `environment` says, by the registry's rules), or else a local path. Sends
     /// no request.

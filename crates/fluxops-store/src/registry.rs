@@ -314,6 +314,28 @@ fn latest_key(name: &str) -> String {
     format!("{name}/{LATEST_FILE}")
 }
 
+/// The registry version of a model made at `created_at` whose ensemble hashes to
+/// `ensemble_sha256`: `YYYYMMDDTHHMMSSZ-<first 8 hex digits of the digest>`, in UTC, so versions
+/// sort by time and two models made in the same second still differ.
+///
+/// ```
+/// use time::macros::datetime;
+///
+/// let version = fluxops_store::version_name(datetime!(2026-11-27 22:00:00 UTC), "1a2b3c4d5e6f");
+/// assert_eq!(version, "20261127T220000Z-1a2b3c4d");
+/// assert!(fluxops_store::is_valid_name(&version));
+/// ```
+pub fn version_name(created_at: OffsetDateTime, ensemble_sha256: &str) -> String {
+    let created_at = created_at.to_offset(time::UtcOffset::UTC);
+    let stamp = created_at
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_default();
+    let short: String = ensemble_sha256.chars().take(8).collect();
+    format!("{stamp}-{short}")
+}
+
 /// Whether `value` can be a model name or version: 1-128 ASCII letters, digits, `.`, `_` or `-`,
 /// starting with a letter or digit (names become path segments and blob names).
 pub fn is_valid_name(value: &str) -> bool {

@@ -21,6 +21,12 @@ pub enum RegistrySettings {
 }
 
 impl RegistrySettings {
+    /// Whether [`RegistrySettings::from_source`] reads `source` as Blob Storage, so that it needs
+    /// the Azure variables (a folder needs none).
+    pub fn is_blob(source: &str) -> bool {
+        is_blob_source(source)
+    }
+
     /// Resolves a source: a container URL (`https://<account>.blob.core.windows.net/<container>`)
     /// or [`crate::AZURITE_SOURCE`] is Blob Storage, signed in as `environment` says
     /// ([`BlobSettings::from_source`]); anything else is a folder path (write `./azurite` for a

@@ -230,15 +230,17 @@ impl Azure {
 
     /// A registry source resolved by the store's rules; a folder needs no Azure variables.
     fn registry_settings(&self, source: &str) -> anyhow::Result<RegistrySettings> {
-        match RegistrySettings::from_source(source, &self.none) {
-            Ok(folder @ RegistrySettings::Folder(_)) => Ok(folder),
-            _ => Ok(RegistrySettings::from_source(source, self.environment()?)?),
-        }
+        let environment = if RegistrySettings::is_blob(source) {
+            self.environment()?
+        } else {
+            &self.none
+        };
+        Ok(RegistrySettings::from_source(source, environment)?)
     }
 
     /// A single file: a blob URL signed in as the variables say, or a local path.
     fn object(&self, location: &str) -> anyhow::Result<ObjectLocation> {
-        let environment = if fluxops_store::is_blob_url(location) {
+        let environment = if ObjectLocation::is_blob(location) {
             self.environment()?
         } else {
             &self.none

@@ -8,14 +8,12 @@ use fluxops_inference::{
 use ndarray::Array1;
 use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
-use time::macros::format_description;
 
 use fluxops_telemetry::TrainerPhase;
 
 use crate::data::{Dataset, Targets, TaskKind, class_labels};
 use crate::error::TrainError;
 use crate::phases::{PhaseTimings, Phases};
-use crate::smartcore::regressor::averaging;
 use crate::smartcore::{Classifier, Fit, Regressor, Shard, ShardPlan, in_parallel};
 use crate::split::{Split, random_split, stratified_split};
 
@@ -213,7 +211,7 @@ fn train_regressor(
     let trees = fit_compile_check::<Regressor>(&split, &y_train, options, phases, |_| Ok(()))?;
     let y_test = targets_of(&split.test_rows);
     let assembly = Assembly {
-        ensemble: averaging(data.features.ncols(), trees),
+        ensemble: EnsembleSpec::averaging(data.features.ncols(), 1, trees),
         task: Task::Regressor {},
         algorithm: "random_forest_regressor",
     };
@@ -358,7 +356,7 @@ fn build_artifact(
     let n_features = data.features.ncols();
     let metadata = ModelMetadata {
         name: options.name.clone(),
-        version: version_name(created_at, &ensemble_sha256),
+        version: fluxops_store::version_name(created_at, &ensemble_sha256),
         created_at,
         origin: Origin::Trained {
             trainer_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -489,19 +487,6 @@ fn shard_plans(options: &TrainOptions) -> Vec<ShardPlan> {
             min_samples_split: options.min_samples_split,
         })
         .collect()
-}
-
-/// `20261127T220000Z-1a2b3c4d`: sorts by time, and the digest prefix tells same-second runs apart.
-fn version_name(created_at: OffsetDateTime, ensemble_sha256: &str) -> String {
-    let stamp = created_at
-        .format(format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .unwrap_or_default();
-    format!(
-        "{stamp}-{}",
-        &ensemble_sha256[..8.min(ensemble_sha256.len())]
-    )
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use std::time::Duration;
 use fluxops_handler::{Application, Config};
 use fluxops_inference::testing::{Stump, placeholder_metadata, stump_artifact};
 use fluxops_inference::{
-    Aggregation, ClassLabels, EnsembleSpec, Evaluation, ModelArtifact, NodeSpec, PostTransform,
-    RegressionEvaluation, Schema, Task, TreeSpec,
+    ClassLabels, EnsembleSpec, Evaluation, ModelArtifact, NodeSpec, RegressionEvaluation, Schema,
+    Task, TreeSpec,
 };
 use fluxops_store::{AzureEnvironment, Registry, RegistrySettings};
 use fluxops_telemetry::Metrics;
@@ -62,14 +62,7 @@ pub fn regression_stumps(low: f64, high: f64) -> ModelArtifact {
             NodeSpec::leaf(vec![high]),
         ],
     };
-    let ensemble = EnsembleSpec {
-        n_features: N_FEATURES,
-        n_outputs: 1,
-        aggregation: Aggregation::Average,
-        base_values: vec![0.0],
-        post_transform: PostTransform::None,
-        trees: vec![tree(0), tree(1)],
-    };
+    let ensemble = EnsembleSpec::averaging(N_FEATURES, 1, vec![tree(0), tree(1)]);
     let schema = Schema {
         feature_names: (0..N_FEATURES).map(|index| format!("x{index}")).collect(),
         task: Task::Regressor {},

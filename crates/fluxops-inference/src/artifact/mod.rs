@@ -142,8 +142,13 @@ pub enum Task {
     ///
     /// The ensemble has one output per class, in label order, or, for exactly two classes, one
     /// output that is the probability of the second class: the probabilities are then
-    /// `[1 - p, p]` (the form scikit-learn's ONNX converter writes for binary problems). The
-    /// predicted class is the most probable one; a tie goes to the lowest class index.
+    /// `[1 - p, p]` (the form scikit-learn's ONNX converter writes for binary problems), and
+    /// the predicted class is the more probable one, the first on a tie.
+    ///
+    /// With one output per class, the predicted class is the one with the highest score before
+    /// the post-transform (so the most probable one: the transforms keep the order), the lowest
+    /// index on a tie, leaving out classes no leaf scored: those whose score is exactly `-0.0`
+    /// (see [`EnsembleSpec`]).
     Classifier {
         /// The class labels, in class-index order; unique.
         labels: ClassLabels,
@@ -193,9 +198,16 @@ impl ClassLabels {
 /// The serialised tree ensemble: what the artifact stores and its digest covers.
 ///
 /// A row's output is computed in four steps: every tree takes the row from its root to one leaf;
-/// the leaves' value vectors are summed and, for [`Aggregation::Average`], divided by the number
-/// of trees; [`EnsembleSpec::base_values`] are added; [`EnsembleSpec::post_transform`] is
-/// applied. [`EnsembleSpec::reference_scores`] does exactly this, one node at a time.
+/// the leaves' value vectors are summed in tree order, starting from `-0.0`, and, for
+/// [`Aggregation::Average`], divided by the number of trees; [`EnsembleSpec::base_values`] are
+/// added; [`EnsembleSpec::post_transform`] is applied. Every addition and the division are
+/// rounded to [`EnsembleSpec::score_type`]. [`EnsembleSpec::reference_scores`] does exactly
+/// this, one node at a time.
+///
+/// A leaf value of `-0.0` means "no value for this output": `-0.0` adds nothing to any number
+/// (`x + -0.0 == x`, also for `x = +0.0`), so a score stays `-0.0` exactly when no leaf the row
+/// reached, and no base value, gave it one. A classifier leaves such classes out of its choice
+/// (see [`Task::Classifier`]), as ONNX tree ensembles without base values do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnsembleSpec {
@@ -209,6 +221,11 @@ pub struct EnsembleSpec {
     pub base_values: Vec<f64>,
     /// Applied last.
     pub post_transform: PostTransform,
+    /// The number type scores are added in: `f64` (the default, left out of the JSON), or `f32`
+    /// for models from ONNX `float` tree ensembles, whose runtimes round every step to `f32`.
+    /// With `f32`, every leaf value and base value must be an `f32` value.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub score_type: NumberType,
     /// The trees.
     pub trees: Vec<TreeSpec>,
 }
@@ -270,7 +287,7 @@ pub enum NodeSpec {
         comparison: Comparison,
         /// The number type both sides are compared in.
         #[serde(default, skip_serializing_if = "is_default")]
-        threshold_type: ThresholdType,
+        threshold_type: NumberType,
         /// Where a missing value goes.
         #[serde(default, skip_serializing_if = "is_default")]
         missing_goes: Side,
@@ -292,7 +309,7 @@ impl NodeSpec {
             left,
             right,
             comparison: Comparison::default(),
-            threshold_type: ThresholdType::default(),
+            threshold_type: NumberType::default(),
             missing_goes: Side::default(),
         }
     }
@@ -324,16 +341,35 @@ pub enum Comparison {
     Less,
 }
 
-/// The number type a split compares in.
+/// A number type: what a split compares in ([`NodeSpec::Split`]'s `threshold_type`), and what
+/// an ensemble adds its scores in ([`EnsembleSpec::score_type`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ThresholdType {
-    /// The row's value as it is, against the threshold.
+pub enum NumberType {
+    /// `f64`: a split compares the row's value as it is; scores are added in `f64`.
     #[default]
     F64,
-    /// The row's value rounded to `f32` (nearest, ties to even), against the threshold, as ONNX
-    /// runtimes compare `float` inputs: `(value as f32) <= threshold`.
+    /// `f32`, as ONNX runtimes compute for `float` models: a split compares the row's value
+    /// rounded to `f32` (nearest, ties to even), `(value as f32) <= threshold`; every step of
+    /// adding scores is rounded to `f32`.
     F32,
+}
+
+impl NumberType {
+    /// `value` rounded to this type and widened back: the identity for `f64`, `value as f32`
+    /// for `f32` (nearest, ties to even).
+    #[inline(always)]
+    pub fn round(self, value: f64) -> f64 {
+        match self {
+            NumberType::F64 => value,
+            NumberType::F32 => f64::from(value as f32),
+        }
+    }
+
+    /// Whether `value` is exactly a value of this type.
+    pub fn represents(self, value: f64) -> bool {
+        self.round(value).to_bits() == value.to_bits()
+    }
 }
 
 /// A side of a split.
@@ -405,12 +441,19 @@ impl EnsembleSpec {
     /// one-hot over `n_classes` classes ([`NodeSpec::one_hot_leaf`]), averaged, with no base
     /// values and no post-transform, so that a class's output is its share of the votes.
     pub fn voting(n_features: usize, n_classes: usize, trees: Vec<TreeSpec>) -> Self {
+        Self::averaging(n_features, n_classes, trees)
+    }
+
+    /// A forest that averages its trees' leaf values (`n_outputs` each) in `f64`, with no base
+    /// values and no post-transform: a random-forest regressor, or a voting forest.
+    pub fn averaging(n_features: usize, n_outputs: usize, trees: Vec<TreeSpec>) -> Self {
         EnsembleSpec {
             n_features,
-            n_outputs: n_classes,
+            n_outputs,
             aggregation: Aggregation::Average,
-            base_values: vec![0.0; n_classes],
+            base_values: vec![0.0; n_outputs],
             post_transform: PostTransform::None,
+            score_type: NumberType::F64,
             trees,
         }
     }
@@ -426,25 +469,50 @@ impl EnsembleSpec {
     /// longer than the tree, a leaf of the wrong width; compiling it says which) or a row of the
     /// wrong length.
     pub fn reference_scores(&self, row: &[f64]) -> Option<Vec<f64>> {
+        let mut scores = self.reference_untransformed(row)?;
+        transform(&mut scores, self.post_transform);
+        Some(scores)
+    }
+
+    /// The class a classifier with this ensemble predicts for one row, computed the plain way
+    /// (see [`EnsembleSpec::reference_scores`]): with one output, the binary rule on `[1 - p,
+    /// p]`; otherwise the highest score before the post-transform among the scored outputs
+    /// ([`Task::Classifier`]).
+    ///
+    /// Gives `None` where [`EnsembleSpec::reference_scores`] does.
+    pub fn reference_class_index(&self, row: &[f64]) -> Option<usize> {
+        let scores = self.reference_untransformed(row)?;
+        Some(match scores[..] {
+            [score] => {
+                let mut probability = [score];
+                transform(&mut probability, self.post_transform);
+                binary_class_index(probability[0])
+            }
+            _ => class_index(&scores),
+        })
+    }
+
+    /// The scores before the post-transform: leaves summed, aggregated, base values added.
+    fn reference_untransformed(&self, row: &[f64]) -> Option<Vec<f64>> {
         if row.len() != self.n_features || self.base_values.len() != self.n_outputs {
             return None;
         }
-        let mut scores = vec![0.0; self.n_outputs];
+        let mut scores = vec![-0.0; self.n_outputs];
         for tree in &self.trees {
             let values = reference_leaf(tree, row)?;
             if values.len() != self.n_outputs {
                 return None;
             }
             for (score, value) in scores.iter_mut().zip(values) {
-                *score += value;
+                *score = self.score_type.round(*score + value);
             }
         }
-        finalize(
+        aggregate(
             &mut scores,
             self.aggregation,
             self.trees.len(),
             &self.base_values,
-            self.post_transform,
+            self.score_type,
         );
         Some(scores)
     }
@@ -471,14 +539,12 @@ fn reference_leaf<'t>(tree: &'t TreeSpec, row: &[f64]) -> Option<&'t [f64]> {
                     missing_goes == Side::Left
                 } else {
                     match (threshold_type, comparison) {
-                        (ThresholdType::F64, Comparison::LessOrEqual) => value <= threshold,
-                        (ThresholdType::F64, Comparison::Less) => value < threshold,
-                        (ThresholdType::F32, Comparison::LessOrEqual) => {
+                        (NumberType::F64, Comparison::LessOrEqual) => value <= threshold,
+                        (NumberType::F64, Comparison::Less) => value < threshold,
+                        (NumberType::F32, Comparison::LessOrEqual) => {
                             (value as f32) <= (threshold as f32)
                         }
-                        (ThresholdType::F32, Comparison::Less) => {
-                            (value as f32) < (threshold as f32)
-                        }
+                        (NumberType::F32, Comparison::Less) => (value as f32) < (threshold as f32),
                     }
                 };
                 node_idx = if goes_left { left } else { right };
@@ -488,27 +554,43 @@ fn reference_leaf<'t>(tree: &'t TreeSpec, row: &[f64]) -> Option<&'t [f64]> {
     None
 }
 
-/// Turns summed leaf values into the ensemble's output, in place: average (sum divided by the
-/// number of trees), add the base values, apply the post-transform.
+/// Turns summed leaf values into scores, in place: average (sum divided by the number of trees),
+/// add the base values, each step rounded to `score_type`.
 ///
 /// Dividing the sum (rather than summing shares) keeps vote shares exact: `votes / n_trees`.
-#[inline]
-pub(crate) fn finalize(
+#[inline(always)]
+pub(crate) fn aggregate(
     scores: &mut [f64],
     aggregation: Aggregation,
     n_trees: usize,
     base_values: &[f64],
-    post_transform: PostTransform,
+    score_type: NumberType,
 ) {
-    if aggregation == Aggregation::Average {
-        let n_trees = n_trees as f64;
-        for score in scores.iter_mut() {
-            *score /= n_trees;
+    let n_trees = n_trees as f64;
+    let average = aggregation == Aggregation::Average;
+    match score_type {
+        NumberType::F64 => {
+            for (score, base) in scores.iter_mut().zip(base_values) {
+                if average {
+                    *score /= n_trees;
+                }
+                *score += base;
+            }
+        }
+        NumberType::F32 => {
+            for (score, base) in scores.iter_mut().zip(base_values) {
+                if average {
+                    *score = score_type.round(*score / n_trees);
+                }
+                *score = score_type.round(*score + base);
+            }
         }
     }
-    for (score, base) in scores.iter_mut().zip(base_values) {
-        *score += base;
-    }
+}
+
+/// Applies the post-transform to scores, in place.
+#[inline(always)]
+pub(crate) fn transform(scores: &mut [f64], post_transform: PostTransform) {
     match post_transform {
         PostTransform::None => {}
         PostTransform::Logistic => {
@@ -529,6 +611,32 @@ pub(crate) fn finalize(
         }
     }
 }
+
+/// The class a classifier with one output per class predicts from its scores before the
+/// post-transform: the highest, the lowest index on a tie, leaving out the unscored ones
+/// (exactly `-0.0`); class 0 if every class is unscored.
+#[inline(always)]
+pub(crate) fn class_index(scores: &[f64]) -> usize {
+    // Scores are finite (compiling checks that sums cannot overflow), so the first scored one
+    // is above the start.
+    let (mut best, mut best_score) = (0, f64::NEG_INFINITY);
+    for (idx, &score) in scores.iter().enumerate() {
+        if score > best_score && score.to_bits() != UNSCORED {
+            (best, best_score) = (idx, score);
+        }
+    }
+    best
+}
+
+/// The class a two-class classifier with one output `p` (the probability of the second class)
+/// predicts: the more probable of `[1 - p, p]`, the first on a tie.
+#[inline(always)]
+pub(crate) fn binary_class_index(p: f64) -> usize {
+    usize::from(p > 1.0 - p)
+}
+
+/// The bits of `-0.0`: a score no leaf gave a value.
+const UNSCORED: u64 = 0x8000_0000_0000_0000;
 
 /// Hex SHA-256 of an ensemble's canonical JSON: compact, fields in declaration order, default
 /// split settings left out, floats in their shortest round-trip form.
@@ -557,7 +665,7 @@ mod tests {
 
     fn stump(
         comparison: Comparison,
-        threshold_type: ThresholdType,
+        threshold_type: NumberType,
         missing_goes: Side,
     ) -> EnsembleSpec {
         EnsembleSpec {
@@ -566,6 +674,7 @@ mod tests {
             aggregation: Aggregation::Sum,
             base_values: vec![0.0],
             post_transform: PostTransform::None,
+            score_type: NumberType::F64,
             trees: vec![TreeSpec {
                 nodes: vec![
                     NodeSpec::Split {
@@ -586,7 +695,7 @@ mod tests {
 
     #[test]
     fn the_reference_walk_sends_missing_values_where_the_split_says() {
-        for threshold_type in [ThresholdType::F64, ThresholdType::F32] {
+        for threshold_type in [NumberType::F64, NumberType::F32] {
             for comparison in [Comparison::LessOrEqual, Comparison::Less] {
                 let left = stump(comparison, threshold_type, Side::Left);
                 let right = stump(comparison, threshold_type, Side::Right);
@@ -605,27 +714,27 @@ mod tests {
 
     #[test]
     fn the_reference_walk_compares_as_the_split_says() {
-        let le = stump(Comparison::LessOrEqual, ThresholdType::F64, Side::Right);
-        let lt = stump(Comparison::Less, ThresholdType::F64, Side::Right);
+        let le = stump(Comparison::LessOrEqual, NumberType::F64, Side::Right);
+        let lt = stump(Comparison::Less, NumberType::F64, Side::Right);
         assert_eq!(le.reference_scores(&[0.5]), Some(vec![-1.0]));
         assert_eq!(lt.reference_scores(&[0.5]), Some(vec![1.0]));
         // 0.5 + 2^-30 rounds to 0.5 in f32: equal there, above in f64.
         let nudged = 0.5 + 2f64.powi(-30);
         assert_eq!(le.reference_scores(&[nudged]), Some(vec![1.0]));
-        let le32 = stump(Comparison::LessOrEqual, ThresholdType::F32, Side::Right);
-        let lt32 = stump(Comparison::Less, ThresholdType::F32, Side::Right);
+        let le32 = stump(Comparison::LessOrEqual, NumberType::F32, Side::Right);
+        let lt32 = stump(Comparison::Less, NumberType::F32, Side::Right);
         assert_eq!(le32.reference_scores(&[nudged]), Some(vec![-1.0]));
         assert_eq!(lt32.reference_scores(&[nudged]), Some(vec![1.0]));
     }
 
     #[test]
     fn the_reference_walk_refuses_a_malformed_tree_instead_of_looping() {
-        let mut looping = stump(Comparison::LessOrEqual, ThresholdType::F64, Side::Right);
+        let mut looping = stump(Comparison::LessOrEqual, NumberType::F64, Side::Right);
         if let NodeSpec::Split { left, .. } = &mut looping.trees[0].nodes[0] {
             *left = 0;
         }
         assert_eq!(looping.reference_scores(&[0.0]), None);
-        let mut dangling = stump(Comparison::LessOrEqual, ThresholdType::F64, Side::Right);
+        let mut dangling = stump(Comparison::LessOrEqual, NumberType::F64, Side::Right);
         if let NodeSpec::Split { right, .. } = &mut dangling.trees[0].nodes[0] {
             *right = 9;
         }
@@ -651,7 +760,7 @@ mod tests {
             left: 1,
             right: 2,
             comparison: Comparison::Less,
-            threshold_type: ThresholdType::F32,
+            threshold_type: NumberType::F32,
             missing_goes: Side::Left,
         };
         let json = serde_json::to_string(&other).unwrap();
@@ -663,43 +772,55 @@ mod tests {
     }
 
     #[test]
+    fn the_score_type_stays_out_of_the_json_unless_f32() {
+        let mut spec = stump(Comparison::LessOrEqual, NumberType::F64, Side::Right);
+        let plain = serde_json::to_string(&spec).unwrap();
+        assert!(!plain.contains("score_type"), "{plain}");
+        spec.score_type = NumberType::F32;
+        let json = serde_json::to_string(&spec).unwrap();
+        assert!(json.contains(r#""score_type":"f32","trees""#), "{json}");
+        assert_eq!(serde_json::from_str::<EnsembleSpec>(&json).unwrap(), spec);
+        assert_ne!(ensemble_sha256(&spec), {
+            spec.score_type = NumberType::F64;
+            ensemble_sha256(&spec)
+        });
+    }
+
+    #[test]
+    fn the_reference_class_skips_unscored_outputs_and_reads_one_output_as_binary() {
+        let mut spec = stump(Comparison::LessOrEqual, NumberType::F64, Side::Right);
+        spec.n_outputs = 3;
+        spec.base_values = vec![-0.0; 3];
+        spec.trees[0].nodes[1] = NodeSpec::leaf(vec![-0.0, -3.0, -2.0]);
+        spec.trees[0].nodes[2] = NodeSpec::leaf(vec![-0.0, 0.0, -0.0]);
+        assert_eq!(spec.reference_class_index(&[0.0]), Some(2));
+        assert_eq!(spec.reference_class_index(&[1.0]), Some(1));
+        let binary = stump(Comparison::LessOrEqual, NumberType::F64, Side::Right);
+        assert_eq!(binary.reference_class_index(&[0.0]), Some(0));
+        assert_eq!(binary.reference_class_index(&[1.0]), Some(1));
+        assert_eq!(binary.reference_class_index(&[1.0, 2.0]), None);
+    }
+
+    #[test]
     fn post_transforms_follow_their_formulas() {
         let mut scores = [0.0, 2.0_f64.ln()];
-        finalize(
-            &mut scores,
-            Aggregation::Sum,
-            3,
-            &[0.0, 0.0],
-            PostTransform::Softmax,
-        );
+        transform(&mut scores, PostTransform::Softmax);
         assert!((scores[0] - 1.0 / 3.0).abs() < 1e-15 && (scores[1] - 2.0 / 3.0).abs() < 1e-15);
         let mut scores = [3.0];
-        finalize(
+        aggregate(
             &mut scores,
             Aggregation::Average,
             2,
             &[-1.5],
-            PostTransform::Logistic,
+            NumberType::F64,
         );
+        transform(&mut scores, PostTransform::Logistic);
         assert_eq!(scores, [0.5]);
         // Extreme scores saturate instead of turning into NaN.
-        let mut scores = [-1e308, 1e308];
-        finalize(
-            &mut scores,
-            Aggregation::Sum,
-            1,
-            &[0.0, 0.0],
-            PostTransform::Logistic,
-        );
-        assert_eq!(scores, [0.0, 1.0]);
-        let mut scores = [-1e308, 1e308];
-        finalize(
-            &mut scores,
-            Aggregation::Sum,
-            1,
-            &[0.0, 0.0],
-            PostTransform::Softmax,
-        );
-        assert_eq!(scores, [0.0, 1.0]);
+        for post_transform in [PostTransform::Logistic, PostTransform::Softmax] {
+            let mut scores = [-1e308, 1e308];
+            transform(&mut scores, post_transform);
+            assert_eq!(scores, [0.0, 1.0]);
+        }
     }
 }

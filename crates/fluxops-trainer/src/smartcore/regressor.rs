@@ -1,5 +1,5 @@
 //! smartcore's random-forest regressor: the ensemble "one value per leaf, average"
-//! ([`averaging`]).
+//! ([`EnsembleSpec::averaging`]).
 //!
 //! smartcore predicts a row as `sum / n_trees`, the sum starting at `0.0` and adding each tree's
 //! leaf in tree order; the inference core adds leaves in tree order, divides by the number of
@@ -7,9 +7,7 @@
 //! `+0.0` is never `-0.0`). So the compiled forest reproduces smartcore's predictions to the
 //! last bit, which [`CompiledShard::check_agreement`] demands.
 
-use fluxops_inference::{
-    Aggregation, EnsembleSpec, NodeSpec, PostTransform, Prediction, Task, TreeSpec,
-};
+use fluxops_inference::{EnsembleSpec, NodeSpec, Prediction, Task, TreeSpec};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use smartcore::ensemble::random_forest_regressor::RandomForestRegressorParameters;
@@ -50,18 +48,6 @@ struct TreeLayout {
     _phantom_ty: IgnoredAny,
     _phantom_x: IgnoredAny,
     _phantom_y: IgnoredAny,
-}
-
-/// A forest of `trees` with one value per leaf, averaged: what smartcore's regressor predicts.
-pub(crate) fn averaging(n_features: usize, trees: Vec<TreeSpec>) -> EnsembleSpec {
-    EnsembleSpec {
-        n_features,
-        n_outputs: 1,
-        aggregation: Aggregation::Average,
-        base_values: vec![0.0],
-        post_transform: PostTransform::None,
-        trees,
-    }
 }
 
 impl Forest for Regressor {
@@ -110,7 +96,10 @@ impl Forest for Regressor {
     }
 
     fn ensemble(trees: Vec<TreeSpec>, n_features: usize, (): &()) -> (Task, EnsembleSpec) {
-        (Task::Regressor {}, averaging(n_features, trees))
+        (
+            Task::Regressor {},
+            EnsembleSpec::averaging(n_features, 1, trees),
+        )
     }
 
     /// The same value, to the last bit.
@@ -201,7 +190,7 @@ mod tests {
             let leaves: Vec<f64> = shard
                 .trees
                 .iter()
-                .map(|tree| averaging(features.ncols(), vec![tree.clone()]))
+                .map(|tree| EnsembleSpec::averaging(features.ncols(), 1, vec![tree.clone()]))
                 .filter_map(|single| single.reference_scores(&row.to_vec()))
                 .map(|scores| scores[0])
                 .collect();
