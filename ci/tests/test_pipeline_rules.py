@@ -9,6 +9,7 @@ whose path ci/check-pipeline.sh passes in FLUXOPS_PIPELINE_PREVIEW, plus the raw
     variables: `DEPLOY_ENV=prod` on a schedule once turned `cleanup:dev` against prod);
   * jobs that change an environment are not interruptible, never retried automatically, and
     hold the environment's resource group;
+  * the deploy jobs' timeout outlasts ci/deploy.sh's one deadline;
   * merge-request plans are read-only, in no environment, and keep no plan file;
   * the test job pins cargo-nextest and also runs the doctests.
 """
@@ -107,6 +108,21 @@ class PipelineRules(unittest.TestCase):
             with self.subTest(job=name):
                 self.assertIs(job.get("interruptible"), False)
                 self.assertIn(job.get("retry"), (0, {"max": 0}), "apply/deploy/destroy must not be retried automatically")
+
+    def test_deploy_jobs_outlast_the_deploy_script_s_deadline(self):
+        """ci/deploy.sh ends by its one deadline (plus 10 s for a cut-off command to stop); the
+        job's timeout must leave time beyond that for the image and the artifacts."""
+        with open(os.path.join(ROOT, "ci", "deploy.sh"), encoding="utf-8") as handle:
+            script = handle.read()
+        deadline = int(re.search(r'deadline_start "\$\{DEPLOY_SECONDS:-(\d+)\}"', script).group(1))
+        deploys = [n for n in self.jobs if n.startswith("deploy:")]
+        self.assertEqual(len(deploys), 3, deploys)
+        for name in deploys:
+            minutes = re.fullmatch(r"(\d+) minutes", str(self.jobs[name]["timeout"]))
+            with self.subTest(job=name):
+                self.assertIsNotNone(minutes, self.jobs[name]["timeout"])
+                self.assertGreaterEqual(int(minutes.group(1)) * 60, deadline + 10 + 240,
+                                        "at least 4 minutes for the job's set-up beyond the script's deadline")
 
     def test_merge_request_plans_are_read_only_and_cannot_be_applied(self):
         mr_plans = [n for n in self.jobs if n.startswith("mr-plan:")]
