@@ -7,8 +7,9 @@ whose path ci/check-pipeline.sh passes in FLUXOPS_PIPELINE_PREVIEW, plus the raw
   * a job that acts on an environment names that environment in its script and in
     `environment:`, never through a variable (a pipeline or schedule variable outranks job
     variables: `DEPLOY_ENV=prod` on a schedule once turned `cleanup:dev` against prod);
-  * jobs that change an environment are not interruptible, never retried automatically, and
-    hold the environment's resource group;
+  * jobs that change an environment are not interruptible and never retried automatically;
+    every job that names an environment (plans too) holds its resource group, and the
+    read-only merge-request plans hold none;
   * the deploy jobs' timeout outlasts ci/deploy.sh's one deadline;
   * merge-request plans are read-only, in no environment, and keep no plan file;
   * the test job pins cargo-nextest and also runs the doctests.
@@ -97,10 +98,15 @@ class PipelineRules(unittest.TestCase):
     def test_jobs_that_change_an_environment_hold_it_and_are_never_retried(self):
         for name, job in self.jobs.items():
             env = _env_name(job)
-            if env is None or _env_action(job) == "prepare":
+            if env is None:
                 continue
+            # Plans too: one taken while an earlier pipeline's apply runs would be stale.
             with self.subTest(job=name):
                 self.assertEqual(job.get("resource_group"), f"azure-{env}")
+        for name in ("mr-plan:dev", "mr-plan:staging", "mr-plan:prod"):
+            with self.subTest(job=name):
+                self.assertIsNone(self.jobs[name].get("resource_group"),
+                                  "a read-only merge-request plan must not queue ahead of a deploy")
         changers = [n for n in self.jobs if n.split(":")[0] in ("apply", "deploy", "stop", "cleanup")]
         self.assertGreaterEqual(len(changers), 9, changers)
         for name in changers:
