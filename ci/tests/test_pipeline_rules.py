@@ -11,6 +11,7 @@ whose path ci/check-pipeline.sh passes in FLUXOPS_PIPELINE_PREVIEW, plus the raw
     every job that names an environment (plans too) holds its resource group, and the
     read-only merge-request plans hold none;
   * the deploy jobs' timeout outlasts ci/deploy.sh's one deadline;
+  * the cleanup schedule runs only on the branch dev's identity trusts;
   * merge-request plans are read-only, in no environment, and keep no plan file;
   * the test job pins cargo-nextest and also runs the doctests.
 """
@@ -87,6 +88,16 @@ class PipelineRules(unittest.TestCase):
                     else:
                         self.assertTrue(name.startswith("mr-plan:"), f"{name} acts on {targets[0]} outside any environment")
                         self.assertEqual(name, f"mr-plan:{targets[0]}")
+
+    def test_the_cleanup_schedule_runs_on_the_branch_dev_trusts(self):
+        """dev's identity trusts ID tokens of one branch (infra/bootstrap): a cleanup schedule on
+        another branch could not sign in, so the job exists only on that branch."""
+        with open(os.path.join(ROOT, "infra", "bootstrap", "envs", "bootstrap.tfvars"), encoding="utf-8") as handle:
+            branch = re.search(r'\bdev\s*=\s*\{\s*branch\s*=\s*"([^"]+)"', handle.read()).group(1)
+        conditions = [rule.get("if", "") for rule in self.jobs["cleanup:dev"]["rules"]]
+        self.assertTrue(conditions)
+        for condition in conditions:
+            self.assertIn(f'$CI_COMMIT_BRANCH == "{branch}"', condition)
 
     def test_nothing_in_the_pipeline_destroys_prod(self):
         for name, job in self.jobs.items():
