@@ -6,6 +6,8 @@ first on PATH (or in TF_BIN) and checks what the script did and how it ended.
                    plans as the read-only identity with --read-only; inits with the lock file
                    read-only; fails when the plan right after an apply is not empty, naming
                    what would change; writes a missing lock file and asks for it to be committed
+  ci/tools.sh      installs the hash-checked build tool set on its own, and before the test
+                   tools; each set once per pinned list
   ci/deploy.sh     retries what Azure refuses while roles propagate and is safe to repeat, all
                    within one deadline; cuts off a zip deploy that never returns; publishes
                    the model once, and says whether a failed publish moved latest.json
@@ -208,6 +210,66 @@ class TerraformScript(unittest.TestCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("the second plan is not empty", result.stderr)
         self.assertIn("module.function_app.azurerm_function_app_flex_consumption.this[0]: update [app_settings]", result.stderr)
+
+
+# A stand-in python3 whose `-m venv DIR` makes DIR/bin/pip, a stand-in that logs its arguments.
+PYTHON_STUB = textwrap.dedent("""\
+    #!/bin/sh
+    [ "$1 $2" = "-m venv" ] || exit 0
+    mkdir -p "$3/bin"
+    printf '#!/bin/sh\\necho "pip $*" >>"$STUB_LOG"\\n' >"$3/bin/pip"
+    chmod +x "$3/bin/pip"
+    """)
+
+
+class ToolSets(unittest.TestCase):
+    """ci/tools.sh: the build tool set (zig, cargo-zigbuild) installs on its own and only with
+    hashes; the test command's sets install it first; each set installs once per pinned list."""
+
+    def setUp(self):
+        self.repo = ScratchRepo()
+        self.addCleanup(self.repo.close)
+        self.repo.write("bin/python3", PYTHON_STUB, executable=True)
+
+    def _pip_calls(self) -> list[str]:
+        return [c for c in self.repo.calls() if c.startswith("pip ")]
+
+    def test_the_build_set_installs_alone_and_hash_checked(self):
+        result = self.repo.run(["ci/tools.sh", "build"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        calls = self._pip_calls()
+        self.assertEqual(len(calls), 1, calls)
+        self.assertIn("--require-hashes", calls[0])
+        self.assertTrue(calls[0].endswith("/ci/requirements-build.txt"), calls[0])
+        again = self.repo.run(["ci/tools.sh", "build"])
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertEqual(len(self._pip_calls()), 1, "an unchanged list is not installed again")
+
+    def test_the_python_set_adds_the_test_tools_after_the_build_set(self):
+        result = self.repo.run(["ci/tools.sh", "python"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        calls = self._pip_calls()
+        self.assertEqual([c.rsplit("/", 1)[-1] for c in calls], ["requirements-build.txt", "requirements.txt"])
+        self.assertNotIn("--require-hashes", calls[1])
+
+    def test_every_build_requirement_is_pinned_with_a_hash(self):
+        with open(os.path.join(ROOT, "ci", "requirements-build.txt"), encoding="utf-8") as handle:
+            lines = handle.read().replace("\\\n", " ").splitlines()
+        requirements = [line.split() for line in lines if line.strip() and not line.startswith("#")]
+        self.assertEqual(sorted(r[0].split("==")[0] for r in requirements), ["cargo-zigbuild", "ziglang"])
+        for requirement in requirements:
+            with self.subTest(requirement=requirement[0]):
+                self.assertRegex(requirement[0], r"^[a-z-]+==\d+(\.\d+)+$")
+                hashes = [word for word in requirement[1:] if word.startswith("--hash=sha256:")]
+                self.assertTrue(hashes and len(hashes) == len(requirement) - 1, requirement)
+        with open(os.path.join(ROOT, "ci", "requirements.txt"), encoding="utf-8") as handle:
+            test_set = handle.read()
+        for name in ("ziglang", "cargo-zigbuild"):
+            self.assertNotRegex(test_set, rf"(?m)^{name}\b", f"{name} is pinned in ci/requirements-build.txt only")
+
+    def test_the_package_command_installs_only_the_build_set(self):
+        with open(os.path.join(ROOT, "xtask", "src", "package.rs"), encoding="utf-8") as handle:
+            self.assertIn('&["ci/setup-tools.sh", "build"]', handle.read())
 
 
 class DeployScript(unittest.TestCase):

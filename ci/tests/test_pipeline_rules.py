@@ -13,6 +13,7 @@ whose path ci/check-pipeline.sh passes in FLUXOPS_PIPELINE_PREVIEW, plus the raw
   * the deploy jobs' timeout outlasts ci/deploy.sh's one deadline;
   * the cleanup schedule runs only on the branch dev's identity trusts;
   * merge-request plans are read-only, in no environment, and keep no plan file;
+  * each cache has one writer, and the build jobs cache only the build tool set;
   * the test job pins cargo-nextest and also runs the doctests.
 """
 
@@ -157,6 +158,32 @@ class PipelineRules(unittest.TestCase):
             with self.subTest(env=env):
                 self.assertIn(f"plan:{env}", needs)
                 self.assertFalse([n for n in needs if n.startswith("plan:") and n != f"plan:{env}"])
+
+    def _caches(self, name: str) -> list[dict]:
+        cache = self.jobs[name].get("cache") or []
+        return cache if isinstance(cache, list) else [cache]
+
+    def test_every_cache_has_one_writer(self):
+        """A job that pushes a cache it did not fill completely (the build jobs once pushed the
+        tools cache without the Node tools) makes every later job reinstall."""
+        writers: dict[str, list[str]] = {}
+        for name in self.jobs:
+            for cache in self._caches(name):
+                if cache.get("policy", "pull-push") != "pull":
+                    writers.setdefault(cache["key"]["prefix"], []).append(name)
+        for prefix, jobs in writers.items():
+            with self.subTest(cache=prefix):
+                self.assertEqual(len(jobs), 1, f"{prefix} is written by {jobs}")
+        self.assertEqual(writers.get("tools"), ["pipeline:lint"])
+        self.assertEqual(writers.get("tools-build"), ["build:package"])
+
+    def test_the_build_jobs_cache_only_the_build_tool_set(self):
+        for name in ("build:package", "build:trainer"):
+            caches = {cache["key"]["prefix"]: cache for cache in self._caches(name)}
+            with self.subTest(job=name):
+                self.assertNotIn("tools", caches, "the build jobs need neither the test tools nor Node")
+                self.assertEqual(caches["tools-build"]["key"]["files"], ["ci/requirements-build.txt"])
+                self.assertEqual(caches["tools-build"]["paths"], [".tools/venv/"])
 
     def test_nextest_is_pinned_and_doctests_run(self):
         with open(os.path.join(ROOT, "ci", "rust-test.sh"), encoding="utf-8") as handle:
