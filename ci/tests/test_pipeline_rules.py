@@ -11,7 +11,8 @@ whose path ci/check-pipeline.sh passes in FLUXOPS_PIPELINE_PREVIEW, plus the raw
     every job that names an environment (plans too) holds its resource group, and the
     read-only merge-request plans hold none;
   * the deploy jobs' timeout outlasts ci/deploy.sh's one deadline;
-  * the cleanup schedule runs only on the branch dev's identity trusts;
+  * every job of an environment, the cleanup schedule too, runs only on the branch that the
+    environment's identity trusts (infra/bootstrap), one branch per environment;
   * merge-request plans are read-only, in no environment, and keep no plan file;
   * each cache has one writer, and the build jobs cache only the build tool set;
   * the test job pins cargo-nextest and also runs the doctests.
@@ -90,15 +91,28 @@ class PipelineRules(unittest.TestCase):
                         self.assertTrue(name.startswith("mr-plan:"), f"{name} acts on {targets[0]} outside any environment")
                         self.assertEqual(name, f"mr-plan:{targets[0]}")
 
-    def test_the_cleanup_schedule_runs_on_the_branch_dev_trusts(self):
-        """dev's identity trusts ID tokens of one branch (infra/bootstrap): a cleanup schedule on
-        another branch could not sign in, so the job exists only on that branch."""
+    def test_every_environment_job_runs_only_on_the_branch_its_identity_trusts(self):
+        """Each environment's identity trusts ID tokens of one branch (infra/bootstrap): a job
+        of that environment on another branch could not sign in, and no other branch's job may
+        sign in as it (prod has its own branch, `production`: Entra matches only the token's
+        `sub`, which names the branch, never the environment). The cleanup schedule too."""
         with open(os.path.join(ROOT, "infra", "bootstrap", "envs", "bootstrap.tfvars"), encoding="utf-8") as handle:
-            branch = re.search(r'\bdev\s*=\s*\{\s*branch\s*=\s*"([^"]+)"', handle.read()).group(1)
-        conditions = [rule.get("if", "") for rule in self.jobs["cleanup:dev"]["rules"]]
-        self.assertTrue(conditions)
-        for condition in conditions:
-            self.assertIn(f'$CI_COMMIT_BRANCH == "{branch}"', condition)
+            bootstrap = handle.read()
+        branches = {env: re.search(rf'\b{env}\s*=\s*\{{\s*branch\s*=\s*"([^"]+)"', bootstrap).group(1)
+                    for env in ENVIRONMENTS}
+        self.assertEqual(len(set(branches.values())), 3, f"one branch per environment: {branches}")
+        checked = 0
+        for name, job in self.jobs.items():
+            env = _env_name(job)
+            if env is None:
+                continue
+            conditions = [rule.get("if", "") for rule in job.get("rules", []) if rule.get("when") != "never"]
+            with self.subTest(job=name):
+                self.assertTrue(conditions, "an environment job needs rules that name its branch")
+                for condition in conditions:
+                    self.assertEqual(re.findall(r'\$CI_COMMIT_BRANCH == "([^"]+)"', condition), [branches[env]], condition)
+            checked += 1
+        self.assertGreaterEqual(checked, 14)
 
     def test_nothing_in_the_pipeline_destroys_prod(self):
         for name, job in self.jobs.items():

@@ -273,7 +273,9 @@ class OneIdentityPerEnvironment(unittest.TestCase):
                          "identities live outside the resource groups they act on")
         environments = first(load(BOOTSTRAP, "envs", "bootstrap.tfvars")["environments"])
         self.assertEqual({name: env["branch"] for name, env in environments.items()},
-                         {"dev": "develop", "staging": "main", "prod": "main"})
+                         {"dev": "develop", "staging": "main", "prod": "production"},
+                         "one branch per environment: Entra matches only the token's sub (project, ref type, "
+                         "ref), so two environments on one branch would trust each other's jobs")
 
     def test_bootstrap_and_environments_agree_on_the_resource_groups(self):
         environments = first(load(BOOTSTRAP, "envs", "bootstrap.tfvars")["environments"])
