@@ -134,25 +134,53 @@ rust_component() {
   rustup component add "$1" >/dev/null || die "rustup component add $1"
 }
 
-# --- Bounded retries ------------------------------------------------------------------------
+# --- One deadline for a whole script -------------------------------------------------------
+# A job script that waits on Azure sets one deadline at its start; every attempt and every
+# wait after that is cut to what remains, so the script ends by the deadline however its time
+# is spent among its steps (ci/deploy.sh; docs/Pipeline_Logic.md, "deploy").
 
-# retry_bounded WHAT COMMAND [ARG...]: runs COMMAND until it succeeds, waiting
-# DEPLOY_RETRY_INTERVAL seconds (default 30) between attempts, and fails once
-# DEPLOY_RETRY_SECONDS (default 600) have passed since the first. For steps that Azure refuses
-# for a while after a change (role assignments propagate in minutes), never for plain errors
-# in our own input, which fail the same way every time.
-retry_bounded() {
+# deadline_start SECONDS: the deadline is SECONDS from now.
+deadline_start() {
+  deadline_seconds=$1
+  deadline=$(($(date +%s) + $1))
+}
+
+# seconds_left: seconds until the deadline, 0 once it has passed.
+seconds_left() {
+  left=$((deadline - $(date +%s)))
+  [ "$left" -gt 0 ] || left=0
+  echo "$left"
+}
+
+# before_deadline LIMIT COMMAND [ARG...]: runs the external COMMAND, cut off (TERM, then KILL
+# 10 s later) after LIMIT seconds or at the deadline, whichever comes first; 124 when cut off.
+before_deadline() {
+  limit=$1
+  shift
+  left=$(seconds_left)
+  [ "$left" -gt 0 ] || return 124
+  [ "$limit" -le "$left" ] || limit=$left
+  timeout -k 10 "$limit" "$@"
+}
+
+# retry_until_deadline WHAT COMMAND [ARG...]: runs COMMAND (a shell function may be given: it
+# should run its external commands through before_deadline) until it succeeds, waiting
+# DEPLOY_RETRY_INTERVAL seconds (default 30, less when the deadline is nearer) between
+# attempts, and fails at the deadline. Only for steps that are safe to repeat and that Azure
+# refuses for a while after a change (role assignments propagate in minutes): never for a
+# step that publishes something, and never for plain errors in our own input.
+retry_until_deadline() {
   what=$1
   shift
-  retry_seconds=${DEPLOY_RETRY_SECONDS:-600}
-  retry_interval=${DEPLOY_RETRY_INTERVAL:-30}
-  deadline=$(($(date +%s) + retry_seconds))
   attempt=1
   while ! "$@"; do
-    [ "$(date +%s)" -lt "$deadline" ] ||
-      die "$what: still failing after $attempt attempts in ${retry_seconds} s"
-    log "$what failed (attempt $attempt); retrying in ${retry_interval} s (new role assignments take minutes to apply)"
-    sleep "$retry_interval"
+    left=$(seconds_left)
+    [ "$left" -gt 0 ] ||
+      die "$what: still failing after $attempt attempts, and the script's ${deadline_seconds} s are up"
+    wait_seconds=${DEPLOY_RETRY_INTERVAL:-30}
+    [ "$wait_seconds" -le "$left" ] || wait_seconds=$left
+    log "$what failed (attempt $attempt); retrying in $wait_seconds s, $left s left (new role assignments take minutes to apply)"
+    sleep "$wait_seconds"
     attempt=$((attempt + 1))
   done
 }

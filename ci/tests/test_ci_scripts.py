@@ -6,8 +6,11 @@ first on PATH (or in TF_BIN) and checks what the script did and how it ended.
                    plans as the read-only identity with --read-only; inits with the lock file
                    read-only; fails when the plan right after an apply is not empty, naming
                    what would change; writes a missing lock file and asks for it to be committed
-  ci/deploy.sh     retries what Azure refuses while roles propagate, within a bound, and cuts
-                   off a zip deploy that never returns
+  ci/tools.sh      installs the hash-checked build tool set on its own, and before the test
+                   tools; each set once per pinned list
+  ci/deploy.sh     retries what Azure refuses while roles propagate and is safe to repeat, all
+                   within one deadline; cuts off a zip deploy that never returns; publishes
+                   the model once, and says whether a failed publish moved latest.json
 """
 
 from __future__ import annotations
@@ -52,26 +55,40 @@ TERRAFORM_STUB = textwrap.dedent("""\
     """)
 
 # A stand-in az: logs its arguments; `functionapp deployment ...` fails the first
-# $STUB_ZIP_FAILURES times, or sleeps $STUB_ZIP_SLEEP seconds.
+# $STUB_ZIP_FAILURES times, or sleeps $STUB_ZIP_SLEEP seconds; `storage blob list` fails the
+# first $STUB_READ_FAILURES times, and prints the ETag in $STUB_LATEST when asked for one.
 AZ_STUB = textwrap.dedent("""\
     #!/bin/sh
     printf '%s\\n' "$*" >>"$STUB_LOG"
-    case "$1 $2" in
-      "functionapp deployment")
+    case "$1 $2 $3" in
+      "functionapp deployment source")
         [ -z "${STUB_ZIP_SLEEP:-}" ] || exec sleep "$STUB_ZIP_SLEEP"
         count=$(grep -c '^functionapp deployment' "$STUB_LOG")
         [ "$count" -gt "${STUB_ZIP_FAILURES:-0}" ] || { echo 'Forbidden (403)' >&2; exit 1; }
+        ;;
+      "storage blob list")
+        count=$(grep -c '^storage blob list' "$STUB_LOG")
+        [ "$count" -gt "${STUB_READ_FAILURES:-0}" ] || { echo 'AuthorizationPermissionMismatch (403)' >&2; exit 1; }
+        case "$*" in *--query*) cat "$STUB_LATEST" 2>/dev/null || true ;; esac
         ;;
     esac
     exit 0
     """)
 
-# A stand-in fluxops-train: fails the first $STUB_PUBLISH_FAILURES times.
+# A stand-in fluxops-train. STUB_TRAINER: `ok` moves latest.json (a new ETag in $STUB_LATEST);
+# `fails-after-publishing` moves it and then fails, as the trainer did when it could not write
+# its log to `logs`; `fails-before-publishing` fails without moving it.
 TRAINER_STUB = textwrap.dedent("""\
     #!/bin/sh
     echo "train $*" >>"$STUB_LOG"
-    count=$(grep -c '^train ' "$STUB_LOG")
-    [ "$count" -gt "${STUB_PUBLISH_FAILURES:-0}" ] || { echo 'AuthorizationPermissionMismatch (403)' >&2; exit 1; }
+    case "${STUB_TRAINER:-ok}" in
+      ok) echo "etag-$$" >"$STUB_LATEST" ;;
+      fails-after-publishing)
+        echo "etag-$$" >"$STUB_LATEST"
+        echo "cannot upload the run's metrics.json: AuthorizationPermissionMismatch (403)" >&2
+        exit 1 ;;
+      fails-before-publishing) echo 'cannot publish the model: AuthorizationPermissionMismatch (403)' >&2; exit 1 ;;
+    esac
     """)
 
 
@@ -104,6 +121,7 @@ class ScratchRepo:
             "PATH": f"{self.bin}:{os.environ['PATH']}",
             "HOME": self.dir,
             "STUB_LOG": self.log,
+            "STUB_LATEST": os.path.join(self.dir, "latest-etag"),
             "TF_BIN": os.path.join(self.bin, "terraform"),
         }
         environment.update(env)
@@ -194,6 +212,66 @@ class TerraformScript(unittest.TestCase):
         self.assertIn("module.function_app.azurerm_function_app_flex_consumption.this[0]: update [app_settings]", result.stderr)
 
 
+# A stand-in python3 whose `-m venv DIR` makes DIR/bin/pip, a stand-in that logs its arguments.
+PYTHON_STUB = textwrap.dedent("""\
+    #!/bin/sh
+    [ "$1 $2" = "-m venv" ] || exit 0
+    mkdir -p "$3/bin"
+    printf '#!/bin/sh\\necho "pip $*" >>"$STUB_LOG"\\n' >"$3/bin/pip"
+    chmod +x "$3/bin/pip"
+    """)
+
+
+class ToolSets(unittest.TestCase):
+    """ci/tools.sh: the build tool set (zig, cargo-zigbuild) installs on its own and only with
+    hashes; the test command's sets install it first; each set installs once per pinned list."""
+
+    def setUp(self):
+        self.repo = ScratchRepo()
+        self.addCleanup(self.repo.close)
+        self.repo.write("bin/python3", PYTHON_STUB, executable=True)
+
+    def _pip_calls(self) -> list[str]:
+        return [c for c in self.repo.calls() if c.startswith("pip ")]
+
+    def test_the_build_set_installs_alone_and_hash_checked(self):
+        result = self.repo.run(["ci/tools.sh", "build"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        calls = self._pip_calls()
+        self.assertEqual(len(calls), 1, calls)
+        self.assertIn("--require-hashes", calls[0])
+        self.assertTrue(calls[0].endswith("/ci/requirements-build.txt"), calls[0])
+        again = self.repo.run(["ci/tools.sh", "build"])
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertEqual(len(self._pip_calls()), 1, "an unchanged list is not installed again")
+
+    def test_the_python_set_adds_the_test_tools_after_the_build_set(self):
+        result = self.repo.run(["ci/tools.sh", "python"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        calls = self._pip_calls()
+        self.assertEqual([c.rsplit("/", 1)[-1] for c in calls], ["requirements-build.txt", "requirements.txt"])
+        self.assertNotIn("--require-hashes", calls[1])
+
+    def test_every_build_requirement_is_pinned_with_a_hash(self):
+        with open(os.path.join(ROOT, "ci", "requirements-build.txt"), encoding="utf-8") as handle:
+            lines = handle.read().replace("\\\n", " ").splitlines()
+        requirements = [line.split() for line in lines if line.strip() and not line.startswith("#")]
+        self.assertEqual(sorted(r[0].split("==")[0] for r in requirements), ["cargo-zigbuild", "ziglang"])
+        for requirement in requirements:
+            with self.subTest(requirement=requirement[0]):
+                self.assertRegex(requirement[0], r"^[a-z-]+==\d+(\.\d+)+$")
+                hashes = [word for word in requirement[1:] if word.startswith("--hash=sha256:")]
+                self.assertTrue(hashes and len(hashes) == len(requirement) - 1, requirement)
+        with open(os.path.join(ROOT, "ci", "requirements.txt"), encoding="utf-8") as handle:
+            test_set = handle.read()
+        for name in ("ziglang", "cargo-zigbuild"):
+            self.assertNotRegex(test_set, rf"(?m)^{name}\b", f"{name} is pinned in ci/requirements-build.txt only")
+
+    def test_the_package_command_installs_only_the_build_set(self):
+        with open(os.path.join(ROOT, "xtask", "src", "package.rs"), encoding="utf-8") as handle:
+            self.assertIn('&["ci/setup-tools.sh", "build"]', handle.read())
+
+
 class DeployScript(unittest.TestCase):
     def setUp(self):
         self.repo = ScratchRepo()
@@ -206,32 +284,76 @@ class DeployScript(unittest.TestCase):
             "RESOURCE_GROUP_NAME": "rg-fluxops-dev",
             "MODEL_CONTAINER_URL": "https://stfluxopsdevabc123.blob.core.windows.net/models",
             "DEPLOY_RETRY_INTERVAL": "1",
-            "DEPLOY_RETRY_SECONDS": "4",
+            "DEPLOY_SECONDS": "10",
             "DEPLOY_ATTEMPT_SECONDS": "2",
         }
 
-    def test_refusals_while_roles_propagate_are_retried(self):
-        result = self.repo.run(["ci/deploy.sh", "dev"], STUB_ZIP_FAILURES="2", STUB_PUBLISH_FAILURES="1", **self.env)
+    def _deploy(self, **env: str) -> subprocess.CompletedProcess:
+        return self.repo.run(["ci/deploy.sh", "dev"], **{**self.env, **env})
+
+    def _calls(self, prefix: str) -> list[str]:
+        return [c for c in self.repo.calls() if c.startswith(prefix)]
+
+    def test_refusals_while_roles_propagate_are_retried_and_the_model_published_once(self):
+        result = self._deploy(STUB_ZIP_FAILURES="2", STUB_READ_FAILURES="2")
         self.assertEqual(result.returncode, 0, result.stderr)
-        calls = self.repo.calls()
-        self.assertEqual(len([c for c in calls if c.startswith("functionapp deployment")]), 3)
-        self.assertEqual(len([c for c in calls if c.startswith("train ")]), 2)
+        self.assertEqual(len(self._calls("functionapp deployment")), 3)
+        reads = self._calls("storage blob list")
+        self.assertEqual(len(reads), 4, "two refused reads of models, then models and logs")
+        self.assertIn("--container-name models", reads[-2])
+        self.assertIn("--container-name logs", reads[-1])
+        for read in reads:
+            self.assertIn("--account-name stfluxopsdevabc123", read)
+        self.assertEqual(len(self._calls("train ")), 1)
         self.assertIn("retrying in 1 s", result.stderr)
 
-    def test_a_refusal_that_lasts_fails_within_the_bound(self):
+    def test_a_trainer_that_fails_after_publishing_is_not_run_again(self):
+        self.repo.write("latest-etag", "etag-before\n")
+        result = self._deploy(STUB_TRAINER="fails-after-publishing")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertEqual(len(self._calls("train ")), 1, "a second run would publish a second version")
+        self.assertIn("failed after moving fluxops/latest.json to its new version, which is now served; not retried",
+                      result.stderr)
+
+    def test_a_trainer_that_fails_before_publishing_says_nothing_was_published(self):
+        self.repo.write("latest-etag", "etag-before\n")
+        result = self._deploy(STUB_TRAINER="fails-before-publishing")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertEqual(len(self._calls("train ")), 1)
+        self.assertIn("nothing was published", result.stderr)
+
+    def test_no_model_is_published_while_the_registry_refuses_the_identity(self):
+        result = self._deploy(STUB_READ_FAILURES="100", DEPLOY_SECONDS="4")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("reading models and logs in stfluxopsdevabc123: still failing", result.stderr)
+        self.assertFalse(self._calls("train "))
+
+    def test_a_refusal_that_lasts_fails_at_the_deadline(self):
         started = time.monotonic()
-        result = self.repo.run(["ci/deploy.sh", "dev"], STUB_ZIP_FAILURES="100", **self.env)
+        result = self._deploy(STUB_ZIP_FAILURES="100", DEPLOY_SECONDS="4")
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("zip deploy to func-fluxops-dev-abc123: still failing", result.stderr)
+        self.assertIn("the script's 4 s are up", result.stderr)
         self.assertLess(time.monotonic() - started, 15)
-        self.assertFalse([c for c in self.repo.calls() if c.startswith("train ")], "no model is published without the code")
+        self.assertFalse(self._calls("train "), "no model is published without the code")
 
     def test_a_zip_deploy_that_never_returns_is_cut_off(self):
         started = time.monotonic()
-        result = self.repo.run(["ci/deploy.sh", "dev"], STUB_ZIP_SLEEP="30", **self.env)
+        result = self._deploy(STUB_ZIP_SLEEP="30", DEPLOY_SECONDS="4")
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("still failing", result.stderr)
         self.assertLess(time.monotonic() - started, 20)
+
+    def test_one_deadline_covers_every_step(self):
+        # The zip deploy takes 4 of the 6 seconds; the reads that follow get only what is left
+        # (each step with its own 6 s bound would take 10 s or more).
+        started = time.monotonic()
+        result = self._deploy(STUB_ZIP_SLEEP="4", DEPLOY_ATTEMPT_SECONDS="10", STUB_READ_FAILURES="100",
+                              DEPLOY_SECONDS="6")
+        elapsed = time.monotonic() - started
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("reading models and logs in stfluxopsdevabc123: still failing", result.stderr)
+        self.assertLess(elapsed, 9.5, result.stderr)
 
 
 if __name__ == "__main__":

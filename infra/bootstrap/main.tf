@@ -1,7 +1,8 @@
 # What the pipeline cannot make for itself: one resource group per environment, and one
 # identity per environment that may change what is inside that resource group and nothing
-# else, trusted only by pipelines of the branch that deploys the environment. A job on
-# `develop` therefore holds no right at all over staging or production.
+# else, trusted only by pipelines of the branch that deploys the environment, one branch per
+# environment (develop, main, production). A job on `develop` or `main` therefore holds no
+# right at all over production.
 
 locals {
   # Built-in roles the environment identity may grant inside its resource group (the Function
@@ -67,9 +68,11 @@ resource "azurerm_user_assigned_identity" "deploy" {
 }
 
 # GitLab's ID token for a pipeline of the environment's branch; its subject is
-# `project_path:<group>/<project>:ref_type:branch:ref:<branch>` (GitLab cannot put the
-# environment in the subject, so protected environments and environment-scoped variables
-# keep staging and prod apart on `main`: docs/Pipeline_Logic.md, "Azure identity").
+# `project_path:<group>/<project>:ref_type:branch:ref:<branch>`. That subject is all Entra can
+# check: GitLab lets a project's `sub` combine only project_path, ref_type and ref, and Entra's
+# flexible credentials match only `sub` for GitLab tokens, never the `environment` or
+# `environment_protected` claims. So each environment has a branch of its own; prod's,
+# `production`, is a protected branch (docs/Pipeline_Logic.md, "Azure identity").
 # `parent_id` and `resource_group_name` are the arguments every azurerm 4.x release accepts
 # (4.70 renamed `parent_id` to `user_assigned_identity_id` and deprecated both).
 resource "azurerm_federated_identity_credential" "deploy" {

@@ -5,7 +5,7 @@ variable "environments" {
   }))
   description = <<-EOT
     One entry per environment, keyed `dev`, `staging`, `prod`:
-    - `branch`: the only branch whose pipelines may act as the environment's identity;
+    - `branch`: the only branch whose pipelines may act as the environment's identity, a different one per environment (the identity cannot tell two environments' jobs on one branch apart);
     - `resource_group_name`: the environment's resource group (the same name as `resource_group_name` in infra/terraform/envs/<env>.tfvars; a test checks it).
   EOT
   nullable    = false
@@ -13,6 +13,11 @@ variable "environments" {
   validation {
     condition     = alltrue([for name in keys(var.environments) : contains(["dev", "staging", "prod"], name)])
     error_message = "environments keys must be dev, staging or prod."
+  }
+
+  validation {
+    condition     = length(distinct([for env in values(var.environments) : env.branch])) == length(var.environments)
+    error_message = "Each environment needs a branch of its own: Entra matches only the ID token's subject (project, ref type, ref), so environments sharing a branch would trust each other's jobs."
   }
 }
 

@@ -1,6 +1,9 @@
 terraform {
   required_version = ">= 1.5.0"
 
+  # Like infra/terraform: .terraform.lock.hcl is to be committed after the first pipeline's
+  # terraform:validate writes it (not in the repository yet).
+
   required_providers {
     azurerm = {
       source  = "hashicorp/azurerm"

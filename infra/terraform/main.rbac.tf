@@ -40,19 +40,32 @@ resource "azurerm_role_assignment" "deployer_models_contributor" {
   role_definition_name = "Storage Blob Data Contributor"
 }
 
+# Keep each publish's record: `fluxops-train --publish` writes the run's `metrics.json` and
+# `train.log` to `<name>/<version>/` in the `logs` container beside `models`. Without this role
+# that write was refused (403) after the model had already gone live, the trainer failed, and
+# every retry published another version (ci/deploy.sh no longer retries the publish either).
+resource "azurerm_role_assignment" "deployer_logs_contributor" {
+  principal_id         = local.deployer_principal_id
+  scope                = module.model_storage.container_ids["logs"]
+  principal_type       = "ServicePrincipal"
+  role_definition_name = "Storage Blob Data Contributor"
+}
+
 # --- Propagation ----------------------------------------------------------------------------
 
 # A new role assignment takes minutes to reach the storage data plane (Microsoft documents up
 # to 10 minutes), and nothing retries on Azure's side: the first zip deploy (the platform
 # writes the package with the app's identity), the host's first start and the first model
 # publish would see 403. Apply therefore ends only after this wait, and waits again only
-# when an assignment is new; ci/deploy.sh retries, within a bound, what is still refused.
+# when an assignment is new; ci/deploy.sh retries, within one deadline, the zip deploy and a
+# read of both containers until Azure accepts them, and only then publishes, once.
 resource "time_sleep" "role_propagation" {
   create_duration = var.role_propagation_wait
 
   triggers = {
     app_models_reader           = azurerm_role_assignment.app_models_reader.id
     app_host_storage_owner      = azurerm_role_assignment.app_host_storage_owner.id
+    deployer_logs_contributor   = azurerm_role_assignment.deployer_logs_contributor.id
     deployer_models_contributor = azurerm_role_assignment.deployer_models_contributor.id
   }
 }

@@ -3,8 +3,9 @@ terraform {
   # in 1.5); the pipeline may run anything newer.
   required_version = ">= 1.5.0"
 
-  # Exact releases and their checksums are pinned by .terraform.lock.hcl, which is committed;
-  # the pipeline initialises with -lockfile=readonly (see docs/Pipeline_Logic.md, "Providers").
+  # Exact releases and their checksums will be pinned by .terraform.lock.hcl, to be committed
+  # after the first pipeline writes it (it is not in the repository yet); from then on the
+  # pipeline initialises with -lockfile=readonly (see docs/Pipeline_Logic.md, "Providers").
   required_providers {
     # The Flex Consumption site itself: azurerm's resource writes an `AzureWebJobsStorage`
     # setting that never reads back (docs/IaC_Design.md, decision 2). 2.9 is the first release

@@ -13,8 +13,8 @@ Three groups of tests:
               `good/` must be clean, and every other folder must trip exactly the rule it
               is named after, which shows each rule can fail.
 
-The last line printed is `terraform-structure: N passed, M failed`; the exit status is
-non-zero when anything failed.
+The last line printed is `terraform-structure: N passed, M failed, K skipped`, after one
+line per skip with its reason; the exit status is non-zero when anything failed.
 """
 
 from __future__ import annotations
@@ -241,8 +241,12 @@ def main() -> int:
     verbose = 2 if "-v" in sys.argv[1:] else 1
     result = unittest.TextTestRunner(stream=sys.stdout, verbosity=verbose).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    passed = result.testsRun - failed - len(result.skipped)
-    print(f"terraform-structure: {passed} passed, {failed} failed")
+    # A skip is never silent: each one says what it waits for.
+    for test, reason in result.skipped:
+        print(f"terraform-structure: skipped {test.id().rsplit('.', 1)[-1]}: {reason}")
+    skipped = {getattr(test, "test_case", test).id() for test, _ in result.skipped}
+    passed = result.testsRun - failed - len(skipped)
+    print(f"terraform-structure: {passed} passed, {failed} failed, {len(skipped)} skipped")
     return 0 if failed == 0 and result.testsRun > 0 else 1
 
 

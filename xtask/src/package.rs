@@ -135,7 +135,7 @@ fn build_shipped(root: &Path, package: &str, bin: &str) -> anyhow::Result<Vec<u8
 /// `cargo zigbuild --release --locked` for [`SHIPPED_TARGET`] at [`GLIBC_FLOOR`], with the
 /// pinned zig and cargo-zigbuild of `.tools/venv` (installed by `ci/setup-tools.sh`).
 fn zigbuild(root: &Path, package: &str, bin: &str) -> anyhow::Result<()> {
-    run_command(root, "sh", &["ci/setup-tools.sh", "python"])?;
+    run_command(root, "sh", &["ci/setup-tools.sh", "build"])?;
     let tools = root.join(".tools/venv/bin");
     let path = std::env::join_paths(std::iter::once(tools).chain(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),

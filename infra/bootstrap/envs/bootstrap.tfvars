@@ -13,7 +13,7 @@ environments = {
     resource_group_name = "rg-fluxops-stg"
   }
   prod = {
-    branch              = "main"
+    branch              = "production"
     resource_group_name = "rg-fluxops-prd"
   }
 }
