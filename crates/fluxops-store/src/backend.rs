@@ -57,12 +57,6 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// is) for a larger object, and the backend's own errors.
     async fn read(&self, key: &str, limit: ByteLimit) -> Result<Option<StoredObject>>;
 
-    /// Reads a whole object, however large; `Ok(None)` when there is none under `key`. For tools
-    /// and tests: the registry reads with [`Backend::read`].
-    async fn get(&self, key: &str) -> Result<Option<StoredObject>> {
-        self.read(key, ByteLimit::UNBOUNDED).await
-    }
-
     /// Writes an object if `condition` holds, failing with [`crate::ErrorKind::AlreadyExists`]
     /// (for `IfAbsent`) or [`crate::ErrorKind::Conflict`] (for `IfMatch`) when it does not.
     async fn put(&self, key: &str, bytes: Vec<u8>, condition: WriteCondition) -> Result<ETag>;

@@ -109,11 +109,6 @@ impl BlobStore {
         })
     }
 
-    /// The settings this store was made from.
-    pub fn settings(&self) -> &BlobSettings {
-        &self.settings
-    }
-
     /// Creates the container if it does not exist yet; `Ok(false)` when it already did.
     ///
     /// For Azurite and tests: in Azure, Terraform creates the containers and the app's

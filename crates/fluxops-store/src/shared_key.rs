@@ -17,6 +17,7 @@ use azure_core::http::{Context, Request, Url};
 use time::OffsetDateTime;
 
 use crate::address::redacted;
+use crate::azurite::{AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, DEFAULT_ACCOUNT_URL};
 
 /// A storage account name and its key. The key never appears in `Debug` output or logs.
 #[derive(Clone)]
@@ -36,7 +37,7 @@ impl AccountKey {
 
     /// The Azurite development account and its published key.
     pub fn development() -> Self {
-        AccountKey::new(fluxops_azurite::ACCOUNT, fluxops_azurite::ACCOUNT_KEY)
+        AccountKey::new(AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY)
     }
 
     /// The storage account name.
@@ -70,8 +71,7 @@ impl ConnectionString {
     pub(crate) fn development() -> Self {
         ConnectionString {
             key: AccountKey::development(),
-            blob_endpoint: Url::parse(fluxops_azurite::DEFAULT_ACCOUNT_URL)
-                .expect("the default endpoint is a URL"),
+            blob_endpoint: Url::parse(DEFAULT_ACCOUNT_URL).expect("the default endpoint is a URL"),
         }
     }
 
@@ -272,8 +272,8 @@ mod tests {
     #[test]
     fn development_storage_uses_the_well_known_account() {
         let parsed = ConnectionString::parse("UseDevelopmentStorage=true").unwrap();
-        assert_eq!(parsed.key.account(), fluxops_azurite::ACCOUNT);
-        assert_eq!(parsed.key.key.secret(), fluxops_azurite::ACCOUNT_KEY);
+        assert_eq!(parsed.key.account(), AZURITE_ACCOUNT);
+        assert_eq!(parsed.key.key.secret(), AZURITE_ACCOUNT_KEY);
         assert_eq!(
             parsed.blob_endpoint.as_str(),
             "http://127.0.0.1:10000/devstoreaccount1"

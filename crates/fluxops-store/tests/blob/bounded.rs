@@ -7,7 +7,10 @@ use fluxops_store::{
     MAX_POINTER_BYTES, ObjectLocation, Registry, WriteCondition,
 };
 
-use crate::support::{ACCOUNT, CountingProxy, MODEL_LIMIT, above_4_mib, fresh_registry, settings};
+use crate::support::{
+    ACCOUNT, CountingProxy, MODEL_LIMIT, QUICK_RETRY, above_4_mib, fresh_registry, open_registry,
+    settings, unique_container,
+};
 
 /// A model cap for these tests, named as the handler's variable.
 const ONE_MIB: ByteLimit = ByteLimit::new(1 << 20, "FLUXOPS_MAX_MODEL_BYTES");
@@ -17,13 +20,11 @@ const HEADERS: u64 = 16 << 10;
 /// A registry on `container` through the proxy, signed with the development key.
 fn through(proxy: &CountingProxy, container: &str) -> Registry {
     let url = proxy.container_url(container);
-    let settings = settings(container);
-    Registry::open_blob(
-        BlobSettings::new(&url, settings.auth().clone())
+    open_registry(
+        BlobSettings::new(&url, settings(container).auth().clone())
             .unwrap()
-            .with_retry(settings.retry()),
+            .with_retry(QUICK_RETRY),
     )
-    .unwrap()
 }
 
 /// `artifact` published as `fluxops` v1 in a fresh container; a registry on that container
@@ -32,13 +33,14 @@ async fn published_behind_proxy(
     label: &str,
     artifact: Vec<u8>,
 ) -> (Registry, LatestPointer, CountingProxy) {
-    let (registry, store) = fresh_registry(label).await;
+    let container = unique_container(label);
+    let (registry, _) = fresh_registry(&container).await;
     let published = registry
         .publish("fluxops", "v1", artifact, b"{}".to_vec())
         .await
         .unwrap();
     let proxy = CountingProxy::start().await;
-    let registry = through(&proxy, store.settings().container());
+    let registry = through(&proxy, &container);
     (registry, published.pointer, proxy)
 }
 
@@ -90,12 +92,17 @@ async fn a_model_within_the_limit_is_read_whole_through_ranged_requests() {
 
 #[tokio::test]
 async fn a_1_mib_pointer_is_refused_after_reading_at_most_4_kib() {
-    let (registry, store) = fresh_registry("bigpointer").await;
+    let container = unique_container("bigpointer");
+    let (registry, store) = fresh_registry(&container).await;
     registry
         .publish("fluxops", "v1", b"{}".to_vec(), b"{}".to_vec())
         .await
         .unwrap();
-    let current = store.get("fluxops/latest.json").await.unwrap().unwrap();
+    let current = store
+        .read("fluxops/latest.json", MODEL_LIMIT)
+        .await
+        .unwrap()
+        .unwrap();
     store
         .put(
             "fluxops/latest.json",
@@ -105,7 +112,7 @@ async fn a_1_mib_pointer_is_refused_after_reading_at_most_4_kib() {
         .await
         .unwrap();
     let proxy = CountingProxy::start().await;
-    let registry = through(&proxy, store.settings().container());
+    let registry = through(&proxy, &container);
 
     let error = registry.latest("fluxops").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::TooLarge, "{error}");
@@ -120,7 +127,8 @@ async fn a_1_mib_pointer_is_refused_after_reading_at_most_4_kib() {
 
 #[tokio::test]
 async fn a_huge_training_blob_is_refused_and_an_empty_one_read() {
-    let (_, store) = fresh_registry("hugedata").await;
+    let container = unique_container("hugedata");
+    let (_, store) = fresh_registry(&container).await;
     store
         .put("train.csv", vec![b'1'; 8 << 20], WriteCondition::IfAbsent)
         .await
@@ -130,9 +138,13 @@ async fn a_huge_training_blob_is_refused_and_an_empty_one_read() {
         .await
         .unwrap();
     let proxy = CountingProxy::start().await;
-    let container = proxy.container_url(store.settings().container());
+    let container_url = proxy.container_url(&container);
     let location = |blob: &str| {
-        ObjectLocation::parse(&format!("{container}/{blob}"), &AzureEnvironment::default()).unwrap()
+        ObjectLocation::parse(
+            &format!("{container_url}/{blob}"),
+            &AzureEnvironment::default(),
+        )
+        .unwrap()
     };
 
     let data_limit = ByteLimit::new(1 << 20, "--max-data-bytes");

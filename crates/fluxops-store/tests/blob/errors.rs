@@ -2,19 +2,17 @@
 
 use std::time::{Duration, Instant};
 
-use fluxops_store::{
-    AccountKey, BlobAuth, BlobSettings, BlobStore, ErrorKind, LatestPointer, Registry,
-};
+use fluxops_store::{AccountKey, BlobAuth, BlobSettings, BlobStore, ErrorKind, LatestPointer};
 
 use crate::support::{
-    ACCOUNT, MODEL_LIMIT, QUICK_RETRY, artifact, container_url, fresh_registry, settings,
-    unique_container,
+    ACCOUNT, MODEL_LIMIT, QUICK_RETRY, artifact, container_url, fresh_registry, open_registry,
+    settings, unique_container,
 };
 
 #[tokio::test]
 async fn a_missing_container_is_named() {
     let container = unique_container("absent");
-    let registry = Registry::open_blob(settings(&container)).unwrap();
+    let registry = open_registry(settings(&container));
     let error = registry.latest("fluxops").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
     let message = error.to_string();
@@ -28,7 +26,7 @@ async fn a_missing_container_is_named() {
 
 #[tokio::test]
 async fn a_missing_blob_is_named() {
-    let (registry, _) = fresh_registry("noblob").await;
+    let (registry, _) = fresh_registry(&unique_container("noblob")).await;
     registry
         .publish("fluxops", "v1", artifact("1"), b"{}".to_vec())
         .await
@@ -36,7 +34,10 @@ async fn a_missing_blob_is_named() {
     let mut pointer: LatestPointer = registry.latest("fluxops").await.unwrap().unwrap().pointer;
     pointer.version = "v9".into();
     pointer.path = "fluxops/v9/model.json".into();
-    let error = registry.fetch("fluxops", &pointer).await.unwrap_err();
+    let error = registry
+        .fetch_within("fluxops", &pointer, MODEL_LIMIT)
+        .await
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
     assert!(
         error
@@ -72,11 +73,7 @@ async fn a_wrong_account_key_is_refused_as_a_permission_error() {
     )
     .unwrap()
     .with_retry(QUICK_RETRY);
-    let error = Registry::open_blob(wrong)
-        .unwrap()
-        .latest("fluxops")
-        .await
-        .unwrap_err();
+    let error = open_registry(wrong).latest("fluxops").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error}");
     let message = error.to_string();
     // Azure says AuthenticationFailed, Azurite AuthorizationFailure: both are 403.
@@ -99,11 +96,7 @@ async fn an_unreachable_service_is_unavailable_after_bounded_retries() {
         .unwrap()
         .with_retry(QUICK_RETRY);
     let started = Instant::now();
-    let error = Registry::open_blob(settings)
-        .unwrap()
-        .latest("fluxops")
-        .await
-        .unwrap_err();
+    let error = open_registry(settings).latest("fluxops").await.unwrap_err();
     let elapsed = started.elapsed();
     assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
     assert!(

@@ -3,11 +3,13 @@
 
 use fluxops_store::{Backend, ErrorKind, MODEL_FILE, WriteCondition};
 
-use crate::support::{ACCOUNT, MODEL_LIMIT, above_4_mib, artifact, fresh_registry};
+use crate::support::{
+    ACCOUNT, MODEL_LIMIT, above_4_mib, artifact, fresh_registry, unique_container,
+};
 
 #[tokio::test]
 async fn publish_fetch_list_and_roll_back() {
-    let (registry, _) = fresh_registry("roundtrip").await;
+    let (registry, _) = fresh_registry(&unique_container("roundtrip")).await;
     assert!(registry.latest("fluxops").await.unwrap().is_none());
 
     let first = registry
@@ -35,7 +37,10 @@ async fn publish_fetch_list_and_roll_back() {
     assert_eq!(latest.pointer.version, "20261127T230000Z-bbbb");
     assert_eq!(latest.etag, second.etag);
     assert_eq!(
-        registry.fetch("fluxops", &latest.pointer).await.unwrap(),
+        registry
+            .fetch_within("fluxops", &latest.pointer, MODEL_LIMIT)
+            .await
+            .unwrap(),
         artifact("b")
     );
     assert_eq!(
@@ -56,14 +61,17 @@ async fn publish_fetch_list_and_roll_back() {
     assert_eq!(latest.pointer.version, "20261127T220000Z-aaaa");
     assert_eq!(latest.etag, rolled_back.etag);
     assert_eq!(
-        registry.fetch("fluxops", &latest.pointer).await.unwrap(),
+        registry
+            .fetch_within("fluxops", &latest.pointer, MODEL_LIMIT)
+            .await
+            .unwrap(),
         artifact("a")
     );
 }
 
 #[tokio::test]
 async fn a_published_version_cannot_be_overwritten() {
-    let (registry, store) = fresh_registry("immutable").await;
+    let (registry, store) = fresh_registry(&unique_container("immutable")).await;
     registry
         .publish("fluxops", "v1", artifact("1"), b"{}".to_vec())
         .await
@@ -78,7 +86,7 @@ async fn a_published_version_cannot_be_overwritten() {
         "{again}"
     );
     let stored = store
-        .get(&format!("fluxops/v1/{MODEL_FILE}"))
+        .read(&format!("fluxops/v1/{MODEL_FILE}"), MODEL_LIMIT)
         .await
         .unwrap()
         .unwrap();
@@ -87,7 +95,7 @@ async fn a_published_version_cannot_be_overwritten() {
 
 #[tokio::test]
 async fn of_two_writers_holding_the_same_etag_exactly_one_wins() {
-    let (registry, _) = fresh_registry("race").await;
+    let (registry, _) = fresh_registry(&unique_container("race")).await;
     registry
         .publish("fluxops", "v0", artifact("0"), b"{}".to_vec())
         .await
@@ -121,7 +129,7 @@ async fn of_two_writers_holding_the_same_etag_exactly_one_wins() {
 
 #[tokio::test]
 async fn concurrent_publishers_never_lose_an_update_silently() {
-    let (registry, _) = fresh_registry("publishers").await;
+    let (registry, _) = fresh_registry(&unique_container("publishers")).await;
     registry
         .publish("fluxops", "v0", artifact("0"), b"{}".to_vec())
         .await
@@ -152,13 +160,13 @@ async fn concurrent_publishers_never_lose_an_update_silently() {
 
 #[tokio::test]
 async fn a_tampered_blob_is_refused_and_the_pointer_is_kept() {
-    let (registry, store) = fresh_registry("tamper").await;
+    let (registry, store) = fresh_registry(&unique_container("tamper")).await;
     let published = registry
         .publish("fluxops", "v1", artifact("1"), b"{}".to_vec())
         .await
         .unwrap();
     let key = format!("fluxops/v1/{MODEL_FILE}");
-    let stored = store.get(&key).await.unwrap().unwrap();
+    let stored = store.read(&key, MODEL_LIMIT).await.unwrap().unwrap();
     store
         .put(
             &key,
@@ -169,7 +177,7 @@ async fn a_tampered_blob_is_refused_and_the_pointer_is_kept() {
         .unwrap();
 
     let error = registry
-        .fetch("fluxops", &published.pointer)
+        .fetch_within("fluxops", &published.pointer, MODEL_LIMIT)
         .await
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Integrity, "{error}");
@@ -186,7 +194,7 @@ async fn a_tampered_blob_is_refused_and_the_pointer_is_kept() {
 
 #[tokio::test]
 async fn a_model_above_4_mib_round_trips_with_the_account_key() {
-    let (registry, _) = fresh_registry("large").await;
+    let (registry, _) = fresh_registry(&unique_container("large")).await;
     // Above 4 MiB the SDK uploads in blocks, whose commit request has no Content-Length header.
     let large = above_4_mib();
     let published = registry
@@ -194,7 +202,10 @@ async fn a_model_above_4_mib_round_trips_with_the_account_key() {
         .await
         .unwrap();
     assert_eq!(
-        registry.fetch("fluxops", &published.pointer).await.unwrap(),
+        registry
+            .fetch_within("fluxops", &published.pointer, MODEL_LIMIT)
+            .await
+            .unwrap(),
         large
     );
 }

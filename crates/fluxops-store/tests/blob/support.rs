@@ -5,10 +5,12 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use fluxops_store::{
-    AccountKey, BlobAuth, BlobSettings, BlobStore, ByteLimit, Registry, RetrySettings,
+    AccountKey, BlobAuth, BlobSettings, BlobStore, ByteLimit, Registry, RegistrySettings,
+    RetrySettings,
 };
 
-pub use fluxops_azurite::{ACCOUNT, Azurite, workspace_root};
+pub use fluxops_azurite::{Azurite, workspace_root};
+pub use fluxops_store::AZURITE_ACCOUNT as ACCOUNT;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -62,13 +64,16 @@ pub fn settings(container: &str) -> BlobSettings {
     .with_retry(QUICK_RETRY)
 }
 
-/// A registry in a new, empty container, and a raw store on the same container.
-pub async fn fresh_registry(label: &str) -> (Registry, BlobStore) {
-    let container = unique_container(label);
-    let store = BlobStore::new(settings(&container)).expect("store");
+/// The registry in the container `settings` name, opened as the handler opens one.
+pub fn open_registry(settings: BlobSettings) -> Registry {
+    Registry::from_settings(RegistrySettings::Blob(Box::new(settings))).expect("registry")
+}
+
+/// A registry in the new, empty container `container`, and a raw store on the same container.
+pub async fn fresh_registry(container: &str) -> (Registry, BlobStore) {
+    let store = BlobStore::new(settings(container)).expect("store");
     assert!(store.create_container().await.expect("create container"));
-    let registry = Registry::open_blob(settings(&container)).expect("registry");
-    (registry, store)
+    (open_registry(settings(container)), store)
 }
 
 /// A small artifact whose content names its version.
