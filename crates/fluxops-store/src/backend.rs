@@ -1,3 +1,6 @@
+//! The seam between the registry and its storage: the [`Backend`] trait that a folder and a Blob
+//! Storage container implement, with the objects, version tags and write conditions it trades in.
+
 use std::fmt;
 
 use async_trait::async_trait;

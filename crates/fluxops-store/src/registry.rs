@@ -1,3 +1,7 @@
+//! The registry's rules, written once over any [`Backend`]: the `<name>/<version>/` layout,
+//! immutable versions, the `latest.json` pointer moved only by conditional writes, and digest
+//! checks on every download.
+
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
