@@ -91,6 +91,21 @@ async fn a_model_within_the_limit_is_read_whole_through_ranged_requests() {
 }
 
 #[tokio::test]
+async fn a_large_model_is_read_with_at_most_two_requests_in_flight() {
+    // Four 4 MiB partitions: left to itself, the SDK fetches the last three at once, each into a
+    // buffer of its own.
+    let large: Vec<u8> = (0..16 << 20)
+        .map(|index: usize| (index % 251) as u8)
+        .collect();
+    let (registry, pointer, proxy) = published_behind_proxy("parallel", large.clone()).await;
+    let limit = ByteLimit::new(32 << 20, "FLUXOPS_MAX_MODEL_BYTES");
+    let fetched = registry.fetch_within("fluxops", &pointer, limit).await;
+    assert!(fetched.unwrap() == large, "the model came back changed");
+    let connections = proxy.connections();
+    assert!(connections <= 2, "{connections} requests were in flight");
+}
+
+#[tokio::test]
 async fn a_1_mib_pointer_is_refused_after_reading_at_most_4_kib() {
     let container = unique_container("bigpointer");
     let (registry, store) = fresh_registry(&container).await;

@@ -93,6 +93,7 @@ pub fn above_4_mib() -> Vec<u8> {
 pub struct CountingProxy {
     endpoint: String,
     received: Arc<AtomicU64>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl CountingProxy {
@@ -106,8 +107,11 @@ impl CountingProxy {
         let endpoint = format!("http://{}", listener.local_addr().expect("address"));
         let received = Arc::new(AtomicU64::new(0));
         let counter = received.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = connections.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::Relaxed);
                 let Ok(server) = TcpStream::connect(&upstream).await else {
                     continue;
                 };
@@ -128,7 +132,11 @@ impl CountingProxy {
                 });
             }
         });
-        CountingProxy { endpoint, received }
+        CountingProxy {
+            endpoint,
+            received,
+            connections,
+        }
     }
 
     /// The URL of `container` in the development account, through the proxy.
@@ -139,5 +147,11 @@ impl CountingProxy {
     /// The bytes Azurite has sent through the proxy so far.
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
+    }
+
+    /// The connections clients have opened through the proxy so far. An HTTP client reuses an
+    /// idle connection before it opens another, so this is the most requests it had in flight.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 }
