@@ -102,20 +102,12 @@ impl Registry {
         check_segment("version", version)?;
         let current = self.latest(name).await?;
         let sha256 = sha256_hex(&model_json);
-        self.backend
-            .put(
-                &version_key(name, version, MODEL_FILE),
-                model_json,
-                WriteCondition::IfAbsent,
-            )
-            .await?;
-        self.backend
-            .put(
-                &version_key(name, version, METRICS_FILE),
-                metrics_json,
-                WriteCondition::IfAbsent,
-            )
-            .await?;
+        for (file, bytes) in [(MODEL_FILE, model_json), (METRICS_FILE, metrics_json)] {
+            let key = version_key(name, version, file);
+            self.backend
+                .put(&key, bytes, WriteCondition::IfAbsent)
+                .await?;
+        }
         self.point_latest(name, version, sha256, current.map(|latest| latest.etag))
             .await
     }

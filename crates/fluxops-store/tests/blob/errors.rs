@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use fluxops_store::{AccountKey, BlobAuth, BlobSettings, BlobStore, ErrorKind, LatestPointer};
 
 use crate::support::{
-    ACCOUNT, MODEL_LIMIT, QUICK_RETRY, artifact, container_url, fresh_registry, open_registry,
-    settings, unique_container,
+    ACCOUNT, MODEL_LIMIT, QUICK_RETRY, assert_says, container_url, fetch, fresh_registry,
+    open_registry, publish, settings, unique_container,
 };
 
 #[tokio::test]
@@ -15,41 +15,29 @@ async fn a_missing_container_is_named() {
     let registry = open_registry(settings(&container));
     let error = registry.latest("fluxops").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
-    let message = error.to_string();
-    assert!(
-        message.contains(&format!(
+    assert_says(
+        &error,
+        &[&format!(
             "container {container} does not exist in storage account {ACCOUNT}"
-        )),
-        "{message}"
+        )],
     );
 }
 
 #[tokio::test]
 async fn a_missing_blob_is_named() {
     let (registry, _) = fresh_registry(&unique_container("noblob")).await;
-    registry
-        .publish("fluxops", "v1", artifact("1"), b"{}".to_vec())
-        .await
-        .unwrap();
+    publish(&registry, "v1").await;
     let mut pointer: LatestPointer = registry.latest("fluxops").await.unwrap().unwrap().pointer;
     pointer.version = "v9".into();
     pointer.path = "fluxops/v9/model.json".into();
-    let error = registry
-        .fetch_within("fluxops", &pointer, MODEL_LIMIT)
-        .await
-        .unwrap_err();
+    let error = fetch(&registry, &pointer).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
-    assert!(
-        error
-            .to_string()
-            .contains("fluxops/v9/model.json does not exist in container noblob-"),
-        "{error}"
-    );
-    assert!(
-        error
-            .to_string()
-            .contains(&format!("storage account {ACCOUNT}")),
-        "{error}"
+    assert_says(
+        &error,
+        &[
+            "fluxops/v9/model.json does not exist in container noblob-",
+            &format!("storage account {ACCOUNT}"),
+        ],
     );
 
     let promote = registry
@@ -75,12 +63,16 @@ async fn a_wrong_account_key_is_refused_as_a_permission_error() {
     .with_retry(QUICK_RETRY);
     let error = open_registry(wrong).latest("fluxops").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error}");
-    let message = error.to_string();
     // Azure says AuthenticationFailed, Azurite AuthorizationFailure: both are 403.
-    assert!(message.contains("HTTP 403 "), "{message}");
-    assert!(message.contains("account key was refused"), "{message}");
-    assert!(message.contains("fluxops/latest.json"), "{message}");
-    assert!(!message.contains("d3Jvbmcta2V5"), "{message}");
+    assert_says(
+        &error,
+        &[
+            "HTTP 403 ",
+            "account key was refused",
+            "fluxops/latest.json",
+        ],
+    );
+    assert!(!error.to_string().contains("d3Jvbmcta2V5"), "{error}");
 }
 
 #[tokio::test]
@@ -99,11 +91,7 @@ async fn an_unreachable_service_is_unavailable_after_bounded_retries() {
     let error = open_registry(settings).latest("fluxops").await.unwrap_err();
     let elapsed = started.elapsed();
     assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
-    assert!(
-        error.to_string().contains(&format!("cannot reach {url}")),
-        "{error}"
-    );
-    assert!(error.to_string().contains("3 tries"), "{error}");
+    assert_says(&error, &[&format!("cannot reach {url}"), "3 tries"]);
     // Two retries after 100 ms and 200 ms (each plus up to 255 ms of jitter): bounded, not instant.
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");

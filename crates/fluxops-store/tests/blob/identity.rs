@@ -19,7 +19,7 @@ use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::support::{Azurite, MODEL_LIMIT, QUICK_RETRY, artifact, workspace_root};
+use crate::support::{Azurite, QUICK_RETRY, artifact, assert_says, fetch, publish, workspace_root};
 
 /// This test's name, for the child process to run exactly it.
 const TEST_NAME: &str = "identity::managed_identity_signs_in_end_to_end";
@@ -110,18 +110,12 @@ async fn child_publishes_with_the_identity() {
     assert!(store.create_container().await.unwrap());
 
     let registry = open_as_the_handler_does();
-    registry
-        .publish("fluxops", "v1", artifact("1"), b"{}".to_vec())
-        .await
-        .unwrap();
+    publish(&registry, "v1").await;
     let latest = registry.latest("fluxops").await.unwrap().unwrap();
     assert_eq!(latest.pointer.version, "v1");
     assert_eq!(
-        registry
-            .fetch_within("fluxops", &latest.pointer, MODEL_LIMIT)
-            .await
-            .unwrap(),
-        artifact("1")
+        fetch(&registry, &latest.pointer).await.unwrap(),
+        artifact("v1")
     );
     assert_eq!(registry.list_versions("fluxops").await.unwrap(), ["v1"]);
 }
@@ -133,18 +127,14 @@ async fn child_is_told_which_role_is_missing() {
         .await
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error}");
-    let message = error.to_string();
-    assert!(
-        message.contains("HTTP 403 AuthenticationFailed \"Invalid token audience.\""),
-        "{message}"
+    assert_says(
+        &error,
+        &[
+            "HTTP 403 AuthenticationFailed \"Invalid token audience.\"",
+            "grant managed identity (system-assigned) the role 'Storage Blob Data Reader'",
+            "container models",
+        ],
     );
-    assert!(
-        message.contains(
-            "grant managed identity (system-assigned) the role 'Storage Blob Data Reader'"
-        ),
-        "{message}"
-    );
-    assert!(message.contains("container models"), "{message}");
 }
 
 async fn run_child(

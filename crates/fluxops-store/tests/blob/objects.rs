@@ -3,7 +3,9 @@
 use fluxops_azurite::create_container;
 use fluxops_store::{AzureEnvironment, ErrorKind, ObjectLocation};
 
-use crate::support::{MODEL_LIMIT, above_4_mib, container_url, settings, unique_container};
+use crate::support::{
+    MODEL_LIMIT, above_4_mib, assert_says, container_url, settings, unique_container,
+};
 
 /// The file at a blob URL, signed in as a process with no Azure variables is (the development
 /// key, for a loopback URL of Azurite's development account).
@@ -26,33 +28,16 @@ async fn files_round_trip_through_a_container_next_to_the_registry() {
     );
 
     let metrics = file_at(&location);
-    metrics
-        .write(b"{\"accuracy\":0.97}".to_vec())
-        .await
-        .unwrap();
-    assert_eq!(
-        metrics.read(MODEL_LIMIT).await.unwrap(),
-        b"{\"accuracy\":0.97}"
-    );
     // Logs are replaced, not refused, when a run is repeated.
-    metrics
-        .write(b"{\"accuracy\":0.98}".to_vec())
-        .await
-        .unwrap();
-    assert_eq!(
-        metrics.read(MODEL_LIMIT).await.unwrap(),
-        b"{\"accuracy\":0.98}"
-    );
+    for run in [b"{\"accuracy\":0.97}", b"{\"accuracy\":0.98}"] {
+        metrics.write(run.to_vec()).await.unwrap();
+        assert_eq!(metrics.read(MODEL_LIMIT).await.unwrap(), run);
+    }
 
     let missing = file_at(&format!("{}/run-1/train.log", container_url(&logs)));
     let error = missing.read(MODEL_LIMIT).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
-    assert!(
-        error
-            .to_string()
-            .contains("blob run-1/train.log does not exist"),
-        "{error}"
-    );
+    assert_says(&error, &["blob run-1/train.log does not exist"]);
 }
 
 #[tokio::test]

@@ -5,8 +5,8 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use fluxops_store::{
-    AccountKey, BlobAuth, BlobSettings, BlobStore, ByteLimit, Registry, RegistrySettings,
-    RetrySettings,
+    AccountKey, BlobAuth, BlobSettings, BlobStore, ByteLimit, Latest, LatestPointer, Registry,
+    RegistrySettings, RetrySettings,
 };
 
 pub use fluxops_azurite::{Azurite, workspace_root};
@@ -74,6 +74,29 @@ pub async fn fresh_registry(container: &str) -> (Registry, BlobStore) {
     let store = BlobStore::new(settings(container)).expect("store");
     assert!(store.create_container().await.expect("create container"));
     (open_registry(settings(container)), store)
+}
+
+/// Publishes `fluxops` `version` (artifact [`artifact`]`(version)`, metrics `{}`) and makes it
+/// current.
+pub async fn publish(registry: &Registry, version: &str) -> Latest {
+    registry
+        .publish("fluxops", version, artifact(version), b"{}".to_vec())
+        .await
+        .expect("publish")
+}
+
+/// The `fluxops` artifact `pointer` names, read within [`MODEL_LIMIT`].
+pub async fn fetch(registry: &Registry, pointer: &LatestPointer) -> fluxops_store::Result<Vec<u8>> {
+    registry.fetch_within("fluxops", pointer, MODEL_LIMIT).await
+}
+
+/// Checks that `error`'s message says each of `words`.
+#[track_caller]
+pub fn assert_says(error: &impl std::fmt::Display, words: &[&str]) {
+    let message = error.to_string();
+    for words in words {
+        assert!(message.contains(words), "{words:?} not in {message}");
+    }
 }
 
 /// A small artifact whose content names its version.
