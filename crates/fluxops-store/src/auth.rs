@@ -36,7 +36,7 @@ pub enum BlobAuth {
 
 impl BlobAuth {
     /// Whether requests carry an Entra ID token (and so need HTTPS and RBAC roles).
-    pub fn uses_token(&self) -> bool {
+    pub(crate) fn uses_token(&self) -> bool {
         !matches!(self, BlobAuth::SharedKey(_))
     }
 }
