@@ -1,10 +1,13 @@
-//! Azurite, the local Azure Storage emulator: its development account, and its blob service
-//! (npm `azurite@3.35.0`, installed into `.tools/node` by `ci/tools.sh`) started on a free
-//! loopback port for tests. Standard library only.
+//! Test support for Azurite, the local Azure Storage emulator: its blob service (npm
+//! `azurite@3.35.0`, installed into `.tools/node` by `ci/tools.sh`) started on a free loopback
+//! port, and the URLs and connection strings of its development account on that port.
 //!
-//! The development account ([`ACCOUNT`], [`ACCOUNT_KEY`], [`DEFAULT_ACCOUNT_URL`]) is written
-//! here once: the store uses it for `UseDevelopmentStorage=true` and the `azurite` registry
-//! source, tests through [`connection_string`] and [`container_url`].
+//! The development account's name and key live once, in `fluxops-store`
+//! (`fluxops_store::AZURITE_ACCOUNT`, `AZURITE_ACCOUNT_KEY`), which needs them for
+//! `UseDevelopmentStorage=true` and the `azurite` registry source; what ships depends on the store
+//! alone, never on this crate. [`connection_string`] and [`container_url`] build on them (the
+//! default `account` feature); starting Azurite needs only the standard library, so `xtask`
+//! turns that feature off and does not build the store.
 //!
 //! `cargo xtask test` starts one [`Azurite`] for the whole workspace and hands its address to the
 //! tests in [`AZURITE_ENV`]; the Blob tests of the store, the trainer and the handler find it with
@@ -23,34 +26,48 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{OnceLock, mpsc};
 use std::time::Duration;
 
-/// The development account's name (Azurite's, and the Azure Storage Emulator's before it).
-pub const ACCOUNT: &str = "devstoreaccount1";
-/// The development account's key, published by Microsoft for the emulators: it protects nothing.
-pub const ACCOUNT_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-/// The development account's URL (a connection string's `BlobEndpoint`) when Azurite listens on
-/// its default port, 10000.
-pub const DEFAULT_ACCOUNT_URL: &str = "http://127.0.0.1:10000/devstoreaccount1";
+#[cfg(feature = "account")]
+use fluxops_store::{
+    AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, AzureEnvironment, BlobSettings, BlobStore,
+};
 
 /// The connection string of the development account on the Azurite at `blob_endpoint`
 /// (`http://127.0.0.1:<port>`, as [`Azurite::blob_endpoint`] gives it).
+#[cfg(feature = "account")]
 pub fn connection_string(blob_endpoint: &str) -> String {
     format!(
-        "DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};\
-         BlobEndpoint={};",
+        "DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};\
+         AccountKey={AZURITE_ACCOUNT_KEY};BlobEndpoint={};",
         container_url(blob_endpoint, "")
     )
 }
 
 /// The URL of `container` in the development account on the Azurite at `blob_endpoint`
 /// (`http(s)://127.0.0.1:<port>`); an empty `container` gives the account's URL.
+#[cfg(feature = "account")]
 pub fn container_url(blob_endpoint: &str, container: &str) -> String {
-    let account = format!("{}/{ACCOUNT}", blob_endpoint.trim_end_matches('/'));
+    let account = format!("{}/{AZURITE_ACCOUNT}", blob_endpoint.trim_end_matches('/'));
     if container.is_empty() {
         account
     } else {
         format!("{account}/{container}")
     }
+}
+
+/// Creates the container at `container_url` (a [`container_url`] of Azurite's development
+/// account) if it is not there yet, signed with the account's key; whether it was new. Azurite
+/// starts empty, and in Azure Terraform creates the containers.
+///
+/// # Panics
+/// When Azurite cannot be reached or refuses: a test cannot go on without its container.
+#[cfg(feature = "account")]
+pub async fn create_container(container_url: &str) -> bool {
+    BlobSettings::from_source(container_url, &AzureEnvironment::default())
+        .and_then(BlobStore::new)
+        .unwrap_or_else(|error| panic!("cannot use {container_url}: {error}"))
+        .create_container()
+        .await
+        .unwrap_or_else(|error| panic!("cannot create {container_url}: {error}"))
 }
 
 /// Where `ci/tools.sh` installs Azurite's blob service, relative to the workspace root.
@@ -217,7 +234,7 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "account"))]
 mod tests {
     use super::*;
 
@@ -229,7 +246,7 @@ mod tests {
         );
         assert_eq!(
             container_url("http://127.0.0.1:10000", ""),
-            DEFAULT_ACCOUNT_URL
+            "http://127.0.0.1:10000/devstoreaccount1"
         );
         let text = connection_string("http://127.0.0.1:4000");
         assert!(text.contains("AccountName=devstoreaccount1;AccountKey=Eby8"));

@@ -6,8 +6,8 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use fluxops_inference::{ClassLabels, Model, ModelLimits, Origin, Task};
-use fluxops_store::{AccountKey, BlobAuth, BlobSettings, BlobStore, Registry};
+use fluxops_inference::{ClassLabels, DEFAULT_MAX_MODEL_BYTES, Model, ModelLimits, Origin, Task};
+use fluxops_store::{AccountKey, BlobAuth, BlobSettings, BlobStore, ByteLimit, Registry};
 use serde_json::Value;
 use support::{Record, fixtures, manifest};
 
@@ -308,8 +308,10 @@ fn publishes_to_azurite_signed_in_as_the_trainer_is() {
         .expect("published")
         .pointer;
     assert_eq!(pointer.version, version);
+    // What the handler would read it with by default.
+    let limit = ByteLimit::new(DEFAULT_MAX_MODEL_BYTES as u64, "FLUXOPS_MAX_MODEL_BYTES");
     let bytes = runtime
-        .block_on(registry.fetch("boosted", &pointer))
+        .block_on(registry.fetch_within("boosted", &pointer, limit))
         .unwrap();
     assert_eq!(
         bytes,

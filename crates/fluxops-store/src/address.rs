@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use azure_core::http::Url;
 
+use crate::azurite::AZURITE_SOURCE;
 use crate::error::{Error, ErrorKind, Result};
-use crate::settings::AZURITE_SOURCE;
 
 /// Whether a source or location string means Blob Storage rather than a local path.
 pub(crate) fn is_blob_source(source: &str) -> bool {

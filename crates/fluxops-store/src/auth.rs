@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::address::ContainerAddress;
+use crate::azurite::AZURITE_ACCOUNT;
 use crate::environment::{AzureEnvironment, SignIn};
 use crate::shared_key::AccountKey;
 
@@ -35,7 +36,7 @@ pub enum BlobAuth {
 
 impl BlobAuth {
     /// Whether requests carry an Entra ID token (and so need HTTPS and RBAC roles).
-    pub fn uses_token(&self) -> bool {
+    pub(crate) fn uses_token(&self) -> bool {
         !matches!(self, BlobAuth::SharedKey(_))
     }
 }
@@ -93,9 +94,7 @@ pub(crate) fn choose_auth(address: &ContainerAddress, environment: &AzureEnviron
             token_file: token_file.clone(),
         },
         SignIn::Developer => BlobAuth::DeveloperTools,
-        SignIn::Unspecified
-            if address.path_style && address.account == fluxops_azurite::ACCOUNT =>
-        {
+        SignIn::Unspecified if address.path_style && address.account == AZURITE_ACCOUNT => {
             BlobAuth::SharedKey(AccountKey::development())
         }
         SignIn::Unspecified => BlobAuth::DeveloperTools,

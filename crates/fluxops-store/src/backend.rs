@@ -1,3 +1,6 @@
+//! The seam between the registry and its storage: the [`Backend`] trait that a folder and a Blob
+//! Storage container implement, with the objects, version tags and write conditions it trades in.
+
 use std::fmt;
 
 use async_trait::async_trait;
@@ -56,12 +59,6 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// [`crate::ErrorKind::TooLarge`] (from [`ByteLimit`]'s refusal, naming the key and where it
     /// is) for a larger object, and the backend's own errors.
     async fn read(&self, key: &str, limit: ByteLimit) -> Result<Option<StoredObject>>;
-
-    /// Reads a whole object, however large; `Ok(None)` when there is none under `key`. For tools
-    /// and tests: the registry reads with [`Backend::read`].
-    async fn get(&self, key: &str) -> Result<Option<StoredObject>> {
-        self.read(key, ByteLimit::UNBOUNDED).await
-    }
 
     /// Writes an object if `condition` holds, failing with [`crate::ErrorKind::AlreadyExists`]
     /// (for `IfAbsent`) or [`crate::ErrorKind::Conflict`] (for `IfMatch`) when it does not.

@@ -3,6 +3,7 @@
 //! errors that say which account, container and blob, and what to do about it.
 
 use std::fmt;
+use std::num::NonZero;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -30,6 +31,12 @@ use crate::limit::ByteLimit;
 use crate::settings::{BlobSettings, RetrySettings};
 use crate::shared_key::SharedKeyPolicy;
 use crate::source::RegistryKind;
+
+/// How many ranged requests one download keeps in flight. The SDK's default (the CPU count, at
+/// least 8) also keeps up to twice that many 4 MiB partitions buffered ahead of the reader: up to
+/// 64 MiB on top of the artifact itself. Two requests bound that to 16 MiB and still overlap one
+/// partition's round trip with the next; model loads run in the background, so they need no more.
+const DOWNLOAD_PARALLEL: NonZero<usize> = NonZero::new(2).expect("2 is not zero");
 
 /// A registry container in Azure Blob Storage (or Azurite).
 ///
@@ -109,11 +116,6 @@ impl BlobStore {
         })
     }
 
-    /// The settings this store was made from.
-    pub fn settings(&self) -> &BlobSettings {
-        &self.settings
-    }
-
     /// Creates the container if it does not exist yet; `Ok(false)` when it already did.
     ///
     /// For Azurite and tests: in Azure, Terraform creates the containers and the app's
@@ -183,6 +185,7 @@ impl Backend for BlobStore {
                 .max_bytes()
                 .checked_add(1)
                 .map(|end| HttpRange::new(0, end)),
+            parallel: Some(DOWNLOAD_PARALLEL),
             ..Default::default()
         };
         let download = self

@@ -5,8 +5,16 @@ use std::io::{self, Read};
 
 use sha2::{Digest, Sha256};
 
-/// The digest of `bytes`.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+/// The registry's digest of `bytes`: lower-case hex SHA-256, as the `sha256` of
+/// [`crate::LatestPointer`] records it and downloads are checked against it.
+///
+/// ```
+/// assert_eq!(
+///     fluxops_store::sha256_hex(b"abc"),
+///     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+/// );
+/// ```
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 

@@ -7,8 +7,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::address::is_blob_source;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind};
 use crate::shared_key::ConnectionString;
 
 /// An account key, or `UseDevelopmentStorage=true`.
@@ -198,17 +197,6 @@ impl AzureEnvironment {
             std::env::vars_os()
                 .map(|(name, value)| (name.to_string_lossy().into_owned(), value.into_string())),
         )
-    }
-}
-
-/// The process environment when `location` is in Blob Storage, else none: for the entry points
-/// that take a location but no environment, so that a local path never depends on (or fails for)
-/// the Azure variables.
-pub(crate) fn process_environment_for(location: &str) -> Result<AzureEnvironment> {
-    if is_blob_source(location) {
-        Ok(AzureEnvironment::from_process()?)
-    } else {
-        Ok(AzureEnvironment::default())
     }
 }
 

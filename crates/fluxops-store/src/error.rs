@@ -1,3 +1,6 @@
+//! The store's one error type: an [`Error`] whose message says what failed, where and what to
+//! do, and an [`ErrorKind`] for callers that branch on the cause.
+
 use std::fmt;
 use std::io;
 

@@ -19,9 +19,7 @@
 //! [`AzureEnvironment::from_process`] is the only place the store reads the process environment):
 //! a connection string (signed with SharedKey by this crate, as the SDK has no key support),
 //! workload or managed identity, or the developer's Azure CLI sign-in. [`ObjectLocation`] moves
-//! single files (training data, run logs) with the same rules. The older entry points that read
-//! the process environment themselves ([`Registry::open`], [`read_object`], [`write_object`],
-//! [`create_container`], [`blob_location`]) still work.
+//! single files (training data, run logs) with the same rules.
 //!
 //! ```
 //! # tokio::runtime::Runtime::new()?.block_on(async {
@@ -50,6 +48,7 @@
 
 mod address;
 mod auth;
+mod azurite;
 mod backend;
 mod blob;
 mod blob_errors;
@@ -65,17 +64,19 @@ mod shared_key;
 mod source;
 
 pub use auth::BlobAuth;
+pub use azurite::{AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, AZURITE_CONTAINER, AZURITE_SOURCE};
 pub use backend::{Backend, ETag, StoredObject, WriteCondition};
 pub use blob::BlobStore;
+pub use digest::sha256_hex;
 pub use environment::{AzureEnvironment, EnvironmentError, setting_value};
 pub use error::{Error, ErrorKind, Result};
 pub use limit::{ByteLimit, MAX_POINTER_BYTES};
 pub use local::LocalFolder;
-pub use object::{ObjectLocation, create_container, read_object, write_object};
+pub use object::ObjectLocation;
 pub use registry::{
     LATEST_FILE, Latest, LatestPointer, METRICS_FILE, MODEL_FILE, Registry, is_valid_name,
     version_name,
 };
-pub use settings::{AZURITE_CONTAINER, AZURITE_SOURCE, BlobSettings, RetrySettings, blob_location};
+pub use settings::{BlobSettings, RetrySettings};
 pub use shared_key::AccountKey;
 pub use source::{RegistryKind, RegistrySettings};

@@ -43,12 +43,6 @@ impl ByteLimit {
         ),
     };
 
-    /// No limit, for the entry points that predate limits (reading whole files as before).
-    pub(crate) const UNBOUNDED: ByteLimit = ByteLimit {
-        max_bytes: u64::MAX,
-        raise: Raise::Fixed("nothing limits this read"),
-    };
-
     /// The most bytes a read may return.
     pub fn max_bytes(&self) -> u64 {
         self.max_bytes

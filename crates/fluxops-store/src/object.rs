@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::address::is_blob_url;
 use crate::backend::Backend;
 use crate::blob::BlobStore;
-use crate::environment::{AzureEnvironment, process_environment_for};
+use crate::environment::AzureEnvironment;
 use crate::error::{Error, ErrorKind, Result, io_error_kind};
 use crate::limit::{Bounded, ByteLimit, read_within};
 use crate::local::blocking;
@@ -134,33 +134,6 @@ impl fmt::Display for ObjectLocation {
     }
 }
 
-/// Reads a whole file from a local path or a blob URL such as
-/// `https://<account>.blob.core.windows.net/data/train.csv`, however large, signed in as the
-/// process environment says. [`ObjectLocation`] takes the environment as a value and bounds the
-/// read.
-pub async fn read_object(location: &str) -> Result<Vec<u8>> {
-    ObjectLocation::parse(location, &process_environment_for(location)?)?
-        .read(ByteLimit::UNBOUNDED)
-        .await
-}
-
-/// Writes a whole file to a local path (creating its folder) or a blob URL such as
-/// `https://<account>.blob.core.windows.net/logs/<run>/metrics.json`, replacing what is there,
-/// signed in as the process environment says ([`ObjectLocation`] takes it as a value).
-pub async fn write_object(location: &str, bytes: Vec<u8>) -> Result<()> {
-    ObjectLocation::parse(location, &process_environment_for(location)?)?
-        .write(bytes)
-        .await
-}
-
-/// Creates the container a registry source names (a container URL or `azurite`) if it does not
-/// exist yet; `Ok(false)` when it already did. For Azurite, which starts empty: in Azure,
-/// Terraform creates the containers and the app's identity has no right to.
-pub async fn create_container(source: &str) -> Result<bool> {
-    let settings = BlobSettings::from_source(source, &process_environment_for(source)?)?;
-    BlobStore::new(settings)?.create_container().await
-}
-
 fn read_file(path: &Path, limit: ByteLimit) -> Result<Vec<u8>> {
     let read = || {
         let file = fs::File::open(path)?;
@@ -185,17 +158,21 @@ fn file_error(path: &Path, action: &str, error: io::Error) -> Error {
 mod tests {
     use super::*;
 
+    const LIMIT: ByteLimit = ByteLimit::new(1024, "TEST_LIMIT");
+
     #[tokio::test]
     async fn local_files_round_trip_and_missing_ones_are_not_found() {
         let folder = tempfile::tempdir().unwrap();
-        let path = folder.path().join("logs/run-1/metrics.json");
-        let location = path.to_str().unwrap();
-        write_object(location, b"{\"accuracy\":1}".to_vec())
+        let local = |path: std::path::PathBuf| {
+            ObjectLocation::parse(path.to_str().unwrap(), &AzureEnvironment::default()).unwrap()
+        };
+        let metrics = local(folder.path().join("logs/run-1/metrics.json"));
+        metrics.write(b"{\"accuracy\":1}".to_vec()).await.unwrap();
+        assert_eq!(metrics.read(LIMIT).await.unwrap(), b"{\"accuracy\":1}");
+        let error = local(folder.path().join("nope.csv"))
+            .read(LIMIT)
             .await
-            .unwrap();
-        assert_eq!(read_object(location).await.unwrap(), b"{\"accuracy\":1}");
-        let missing = folder.path().join("nope.csv");
-        let error = read_object(missing.to_str().unwrap()).await.unwrap_err();
+            .unwrap_err();
         assert_eq!(error.kind(), ErrorKind::NotFound);
         assert!(error.to_string().contains("nope.csv"), "{error}");
     }

@@ -1,3 +1,7 @@
+//! The registry's rules, written once over any [`Backend`]: the `<name>/<version>/` layout,
+//! immutable versions, the `latest.json` pointer moved only by conditional writes, and digest
+//! checks on every download.
+
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -6,13 +10,9 @@ use time::OffsetDateTime;
 use crate::backend::{Backend, ETag, WriteCondition};
 use crate::blob::BlobStore;
 use crate::digest::sha256_hex;
-#[cfg(doc)]
-use crate::environment::AzureEnvironment;
-use crate::environment::process_environment_for;
 use crate::error::{Error, ErrorKind, Result};
 use crate::limit::ByteLimit;
 use crate::local::LocalFolder;
-use crate::settings::BlobSettings;
 use crate::source::{RegistryKind, RegistrySettings};
 
 /// File name of a version's model artifact.
@@ -62,32 +62,18 @@ impl Registry {
         Registry { backend }
     }
 
-    /// Opens a registry from a source string: a container URL
-    /// (`https://<account>.blob.core.windows.net/<container>`), `azurite`, or else a local folder
-    /// path (write `./azurite` for a folder of that name).
+    /// Opens the registry `settings` name (see [`RegistrySettings::from_source`]). Sends no
+    /// request, so it succeeds while the service is unreachable; the first operation reports
+    /// that.
     ///
-    /// Blob sign-in comes from the process environment ([`AzureEnvironment::from_process`], read
-    /// only for a Blob source); [`Registry::from_settings`] takes the settings as values instead.
-    pub fn open(source: &str) -> Result<Self> {
-        let environment = process_environment_for(source)?;
-        Registry::from_settings(RegistrySettings::from_source(source, &environment)?)
-    }
-
-    /// Opens the registry `settings` name. Sends no request, so it succeeds while the service is
-    /// unreachable; the first operation reports that.
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] when the Blob client or its credential cannot be set up.
     pub fn from_settings(settings: RegistrySettings) -> Result<Self> {
-        match settings {
-            RegistrySettings::Folder(folder) => {
-                Ok(Registry::new(Arc::new(LocalFolder::new(folder))))
-            }
-            RegistrySettings::Blob(settings) => Registry::open_blob(*settings),
-        }
-    }
-
-    /// Opens a registry in a Blob Storage container. Sends no request, so it succeeds while the
-    /// service is unreachable; the first operation reports that.
-    pub fn open_blob(settings: BlobSettings) -> Result<Self> {
-        Ok(Registry::new(Arc::new(BlobStore::new(settings)?)))
+        let backend: Arc<dyn Backend> = match settings {
+            RegistrySettings::Folder(folder) => Arc::new(LocalFolder::new(folder)),
+            RegistrySettings::Blob(settings) => Arc::new(BlobStore::new(*settings)?),
+        };
+        Ok(Registry::new(backend))
     }
 
     /// What the registry is: a folder, or a Blob Storage container whose reads are dependencies
@@ -116,20 +102,12 @@ impl Registry {
         check_segment("version", version)?;
         let current = self.latest(name).await?;
         let sha256 = sha256_hex(&model_json);
-        self.backend
-            .put(
-                &version_key(name, version, MODEL_FILE),
-                model_json,
-                WriteCondition::IfAbsent,
-            )
-            .await?;
-        self.backend
-            .put(
-                &version_key(name, version, METRICS_FILE),
-                metrics_json,
-                WriteCondition::IfAbsent,
-            )
-            .await?;
+        for (file, bytes) in [(MODEL_FILE, model_json), (METRICS_FILE, metrics_json)] {
+            let key = version_key(name, version, file);
+            self.backend
+                .put(&key, bytes, WriteCondition::IfAbsent)
+                .await?;
+        }
         self.point_latest(name, version, sha256, current.map(|latest| latest.etag))
             .await
     }
@@ -161,12 +139,6 @@ impl Registry {
             pointer,
             etag: object.etag,
         }))
-    }
-
-    /// Downloads the artifact a pointer names, however large, and checks it against the
-    /// pointer's digest. Kept for today's callers; [`Registry::fetch_within`] bounds the read.
-    pub async fn fetch(&self, name: &str, pointer: &LatestPointer) -> Result<Vec<u8>> {
-        self.fetch_within(name, pointer, ByteLimit::UNBOUNDED).await
     }
 
     /// Downloads the artifact a pointer names, if it is at most `limit` bytes, and checks it
@@ -266,7 +238,8 @@ impl Registry {
             path: version_key(name, version, MODEL_FILE),
             published_at: OffsetDateTime::now_utc(),
         };
-        let bytes = serde_json::to_vec_pretty(&pointer).unwrap_or_default();
+        let bytes = serde_json::to_vec_pretty(&pointer)
+            .expect("a pointer is strings and the current UTC time, which RFC 3339 always writes");
         let condition = match expected {
             Some(etag) => WriteCondition::IfMatch(etag),
             None => WriteCondition::IfAbsent,

@@ -5,18 +5,12 @@ use std::time::Duration;
 
 use azure_core::http::Url;
 
-use crate::address::{ContainerAddress, is_blob_source, push_segments};
+use crate::address::ContainerAddress;
 use crate::auth::{BlobAuth, choose_auth};
+use crate::azurite::{AZURITE_SOURCE, azurite_registry};
 use crate::environment::AzureEnvironment;
 use crate::error::{Error, ErrorKind, Result};
-use crate::shared_key::{AccountKey, ConnectionString};
 use crate::source::RegistryKind;
-
-/// The source string that means "the Azurite development account" (or whatever
-/// `AZURE_STORAGE_CONNECTION_STRING` names), container [`AZURITE_CONTAINER`].
-pub const AZURITE_SOURCE: &str = "azurite";
-/// The registry container used for the [`AZURITE_SOURCE`] source.
-pub const AZURITE_CONTAINER: &str = "models";
 
 /// How often and how long a failing request is retried (network errors, 408, 429 and 5xx).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +60,7 @@ impl BlobSettings {
     /// token), an account key for another account, or a token method over plain http.
     pub fn from_source(source: &str, environment: &AzureEnvironment) -> Result<Self> {
         if source == AZURITE_SOURCE {
-            let (address, key) = azurite(environment)?;
+            let (address, key) = azurite_registry(environment)?;
             return BlobSettings::checked(address, BlobAuth::SharedKey(key));
         }
         let address = ContainerAddress::parse_container(source)?;
@@ -100,12 +94,12 @@ impl BlobSettings {
     }
 
     /// The storage account name.
-    pub fn account(&self) -> &str {
+    pub(crate) fn account(&self) -> &str {
         &self.address.account
     }
 
     /// The container name.
-    pub fn container(&self) -> &str {
+    pub(crate) fn container(&self) -> &str {
         &self.address.container
     }
 
@@ -120,7 +114,7 @@ impl BlobSettings {
     }
 
     /// The retry limits.
-    pub fn retry(&self) -> RetrySettings {
+    pub(crate) fn retry(&self) -> RetrySettings {
         self.retry
     }
 
@@ -174,37 +168,6 @@ impl BlobSettings {
             retry: RetrySettings::default(),
         })
     }
-}
-
-/// The URL of `blob` in container `container` of the same storage account as the registry
-/// `source` (a container URL or [`AZURITE_SOURCE`]); `None` when `source` is a local folder.
-/// An empty `blob` gives the container's URL.
-///
-/// For [`AZURITE_SOURCE`] it reads the process environment ([`AzureEnvironment::from_process`]);
-/// [`BlobSettings::blob_url`] does the same from settings made as values.
-pub fn blob_location(source: &str, container: &str, blob: &str) -> Result<Option<String>> {
-    if !is_blob_source(source) {
-        return Ok(None);
-    }
-    let address = if source == AZURITE_SOURCE {
-        azurite(&AzureEnvironment::from_process()?)?.0
-    } else {
-        ContainerAddress::parse(source)?.0
-    };
-    Ok(Some(address.blob_url(container, blob)))
-}
-
-/// The [`AZURITE_SOURCE`] registry: the connection string's account (by default Azurite's
-/// development account) and its container [`AZURITE_CONTAINER`].
-fn azurite(environment: &AzureEnvironment) -> Result<(ContainerAddress, AccountKey)> {
-    let connection = environment
-        .connection
-        .clone()
-        .unwrap_or_else(ConnectionString::development);
-    let mut container_url = connection.blob_endpoint;
-    push_segments(&mut container_url, &[AZURITE_CONTAINER]);
-    let (address, _) = ContainerAddress::parse(container_url.as_str())?;
-    Ok((address, connection.key))
 }
 
 #[cfg(test)]
@@ -279,35 +242,34 @@ mod tests {
     }
 
     #[test]
-    fn blob_locations_sit_next_to_the_registry() {
+    fn blob_urls_sit_next_to_the_registry() {
+        let url_beside = |source: &str, container: &str, blob: &str| {
+            BlobSettings::from_source(source, &AzureEnvironment::default())
+                .unwrap()
+                .blob_url(container, blob)
+        };
         assert_eq!(
-            blob_location(
+            url_beside(
                 "https://acct.blob.core.windows.net/models",
                 "logs",
                 "run-1/metrics.json"
-            )
-            .unwrap()
-            .as_deref(),
-            Some("https://acct.blob.core.windows.net/logs/run-1/metrics.json")
+            ),
+            "https://acct.blob.core.windows.net/logs/run-1/metrics.json"
         );
         assert_eq!(
-            blob_location(
+            url_beside(
                 "http://127.0.0.1:4000/devstoreaccount1/models",
                 "data",
                 "train.csv"
-            )
-            .unwrap()
-            .as_deref(),
-            Some("http://127.0.0.1:4000/devstoreaccount1/data/train.csv")
+            ),
+            "http://127.0.0.1:4000/devstoreaccount1/data/train.csv"
         );
-        assert_eq!(blob_location("models", "logs", "x").unwrap(), None);
-        let settings = BlobSettings::from_source(
-            "https://acct.blob.core.windows.net/models",
-            &AzureEnvironment::default(),
-        )
-        .unwrap();
         assert_eq!(
-            settings.blob_url("logs", ""),
+            url_beside("azurite", "logs", ""),
+            "http://127.0.0.1:10000/devstoreaccount1/logs"
+        );
+        assert_eq!(
+            url_beside("https://acct.blob.core.windows.net/models", "logs", ""),
             "https://acct.blob.core.windows.net/logs"
         );
     }

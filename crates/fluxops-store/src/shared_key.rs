@@ -17,6 +17,7 @@ use azure_core::http::{Context, Request, Url};
 use time::OffsetDateTime;
 
 use crate::address::redacted;
+use crate::azurite::{AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, DEFAULT_ACCOUNT_URL};
 
 /// A storage account name and its key. The key never appears in `Debug` output or logs.
 #[derive(Clone)]
@@ -36,7 +37,7 @@ impl AccountKey {
 
     /// The Azurite development account and its published key.
     pub fn development() -> Self {
-        AccountKey::new(fluxops_azurite::ACCOUNT, fluxops_azurite::ACCOUNT_KEY)
+        AccountKey::new(AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY)
     }
 
     /// The storage account name.
@@ -70,8 +71,7 @@ impl ConnectionString {
     pub(crate) fn development() -> Self {
         ConnectionString {
             key: AccountKey::development(),
-            blob_endpoint: Url::parse(fluxops_azurite::DEFAULT_ACCOUNT_URL)
-                .expect("the default endpoint is a URL"),
+            blob_endpoint: Url::parse(DEFAULT_ACCOUNT_URL).expect("the default endpoint is a URL"),
         }
     }
 
@@ -269,29 +269,33 @@ mod tests {
 
     use super::*;
 
+    /// Checks that `text` parses into `account`, `key` and `blob_endpoint`.
+    #[track_caller]
+    fn assert_parses(text: &str, account: &str, key: &str, blob_endpoint: &str) {
+        let parsed = ConnectionString::parse(text).unwrap();
+        assert_eq!(parsed.key.account(), account);
+        assert_eq!(parsed.key.key.secret(), key);
+        assert_eq!(parsed.blob_endpoint.as_str(), blob_endpoint);
+    }
+
     #[test]
     fn development_storage_uses_the_well_known_account() {
-        let parsed = ConnectionString::parse("UseDevelopmentStorage=true").unwrap();
-        assert_eq!(parsed.key.account(), fluxops_azurite::ACCOUNT);
-        assert_eq!(parsed.key.key.secret(), fluxops_azurite::ACCOUNT_KEY);
-        assert_eq!(
-            parsed.blob_endpoint.as_str(),
-            "http://127.0.0.1:10000/devstoreaccount1"
+        assert_parses(
+            "UseDevelopmentStorage=true",
+            AZURITE_ACCOUNT,
+            AZURITE_ACCOUNT_KEY,
+            "http://127.0.0.1:10000/devstoreaccount1",
         );
     }
 
     #[test]
     fn full_form_keeps_the_blob_endpoint_and_key() {
-        let parsed = ConnectionString::parse(
+        assert_parses(
             "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;\
              AccountKey=a2V5LWJ5dGU=;BlobEndpoint=http://127.0.0.1:4321/devstoreaccount1/;",
-        )
-        .unwrap();
-        assert_eq!(parsed.key.account(), "devstoreaccount1");
-        assert_eq!(parsed.key.key.secret(), "a2V5LWJ5dGU=");
-        assert_eq!(
-            parsed.blob_endpoint.as_str(),
-            "http://127.0.0.1:4321/devstoreaccount1"
+            "devstoreaccount1",
+            "a2V5LWJ5dGU=",
+            "http://127.0.0.1:4321/devstoreaccount1",
         );
     }
 

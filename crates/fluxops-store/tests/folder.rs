@@ -6,7 +6,9 @@
 use std::fs;
 use std::path::Path;
 
-use fluxops_store::{AzureEnvironment, ByteLimit, ErrorKind, ObjectLocation, Registry};
+use fluxops_store::{
+    AzureEnvironment, ByteLimit, ErrorKind, ObjectLocation, Registry, RegistrySettings,
+};
 
 /// The limit the handler would pass for `FLUXOPS_MAX_MODEL_BYTES`, small for the test.
 const MODEL_LIMIT: ByteLimit = ByteLimit::new(1 << 20, "FLUXOPS_MAX_MODEL_BYTES");
@@ -36,7 +38,7 @@ async fn measured<T>(read: impl Future<Output = T>) -> (T, u64) {
 
 /// A registry with `fluxops` v1 published, and the path of its `model.json`.
 async fn published(folder: &Path) -> (Registry, fluxops_store::Latest) {
-    let registry = Registry::open(folder.to_str().unwrap()).unwrap();
+    let registry = Registry::from_settings(RegistrySettings::Folder(folder.to_owned())).unwrap();
     let latest = registry
         .publish("fluxops", "v1", b"{}".to_vec(), b"{}".to_vec())
         .await

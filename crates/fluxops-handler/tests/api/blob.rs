@@ -1,8 +1,8 @@
 //! The handler over a Blob Storage registry in a real Azurite: a new version is picked up
 //! without a restart, and a tampered blob is refused while the old model keeps serving.
 
-use fluxops_inference::sha256_hex;
-use fluxops_store::{AzureEnvironment, BlobSettings, BlobStore, LatestPointer, ObjectLocation};
+use fluxops_azurite::create_container;
+use fluxops_store::{AZURITE_ACCOUNT, AzureEnvironment, LatestPointer, ObjectLocation, sha256_hex};
 use time::OffsetDateTime;
 
 use crate::helpers::{
@@ -13,16 +13,6 @@ use crate::helpers::{
 /// The Azurite the test command started, or one of our own for a plain `cargo test`.
 fn blob_endpoint() -> &'static str {
     fluxops_azurite::test_blob_endpoint()
-}
-
-/// Creates the container at `url` in Azurite.
-async fn create_container(url: &str) {
-    let settings = BlobSettings::from_source(url, &AzureEnvironment::default()).expect("settings");
-    BlobStore::new(settings)
-        .expect("Blob client")
-        .create_container()
-        .await
-        .expect("create the container");
 }
 
 /// Writes `bytes` to the blob at `url`, whatever is there.
@@ -40,7 +30,7 @@ async fn assert_reveals_no_account(app: &TestApp, url: &str) {
     let endpoint = blob_endpoint().trim_start_matches("http://");
     for path in ["/api/health", "/api/model-info"] {
         let body = app.get(path).await.text().await.expect("body");
-        for secret in [fluxops_azurite::ACCOUNT, endpoint, container, "blob"] {
+        for secret in [AZURITE_ACCOUNT, endpoint, container, "blob"] {
             assert!(!body.contains(secret), "{path} reveals {secret:?}: {body}");
         }
     }
@@ -50,7 +40,7 @@ async fn assert_reveals_no_account(app: &TestApp, url: &str) {
 /// `devstoreaccount1` URLs with Azurite's published key), serving `v1`.
 async fn spawn_on_azurite(container: &str) -> (TestApp, String) {
     let url = fluxops_azurite::container_url(blob_endpoint(), container);
-    create_container(&url).await;
+    assert!(create_container(&url).await);
     let registry = open_registry(&url);
     publish(&registry, "v1", artifact_bytes(stumps([0, 1]), "v1")).await;
     let mut config = test_config();
@@ -127,7 +117,7 @@ async fn a_registry_not_there_yet_is_reported_then_served_as_soon_as_it_is() {
     assert_reveals_no_account(&app, &url).await;
 
     // The watcher keeps trying: once the model is published, it is served.
-    create_container(&url).await;
+    assert!(create_container(&url).await);
     publish(&app.registry, "v1", artifact_bytes(stumps([0, 1]), "v1")).await;
     app.wait_for_version("v1").await;
     assert_eq!(

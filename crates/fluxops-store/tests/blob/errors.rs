@@ -2,53 +2,42 @@
 
 use std::time::{Duration, Instant};
 
-use fluxops_store::{
-    AccountKey, BlobAuth, BlobSettings, BlobStore, ErrorKind, LatestPointer, Registry,
-};
+use fluxops_store::{AccountKey, BlobAuth, BlobSettings, BlobStore, ErrorKind, LatestPointer};
 
 use crate::support::{
-    ACCOUNT, MODEL_LIMIT, QUICK_RETRY, artifact, container_url, fresh_registry, settings,
-    unique_container,
+    ACCOUNT, MODEL_LIMIT, QUICK_RETRY, assert_says, container_url, fetch, fresh_registry,
+    open_registry, publish, settings, unique_container,
 };
 
 #[tokio::test]
 async fn a_missing_container_is_named() {
     let container = unique_container("absent");
-    let registry = Registry::open_blob(settings(&container)).unwrap();
+    let registry = open_registry(settings(&container));
     let error = registry.latest("fluxops").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
-    let message = error.to_string();
-    assert!(
-        message.contains(&format!(
+    assert_says(
+        &error,
+        &[&format!(
             "container {container} does not exist in storage account {ACCOUNT}"
-        )),
-        "{message}"
+        )],
     );
 }
 
 #[tokio::test]
 async fn a_missing_blob_is_named() {
-    let (registry, _) = fresh_registry("noblob").await;
-    registry
-        .publish("fluxops", "v1", artifact("1"), b"{}".to_vec())
-        .await
-        .unwrap();
+    let (registry, _) = fresh_registry(&unique_container("noblob")).await;
+    publish(&registry, "v1").await;
     let mut pointer: LatestPointer = registry.latest("fluxops").await.unwrap().unwrap().pointer;
     pointer.version = "v9".into();
     pointer.path = "fluxops/v9/model.json".into();
-    let error = registry.fetch("fluxops", &pointer).await.unwrap_err();
+    let error = fetch(&registry, &pointer).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
-    assert!(
-        error
-            .to_string()
-            .contains("fluxops/v9/model.json does not exist in container noblob-"),
-        "{error}"
-    );
-    assert!(
-        error
-            .to_string()
-            .contains(&format!("storage account {ACCOUNT}")),
-        "{error}"
+    assert_says(
+        &error,
+        &[
+            "fluxops/v9/model.json does not exist in container noblob-",
+            &format!("storage account {ACCOUNT}"),
+        ],
     );
 
     let promote = registry
@@ -72,18 +61,18 @@ async fn a_wrong_account_key_is_refused_as_a_permission_error() {
     )
     .unwrap()
     .with_retry(QUICK_RETRY);
-    let error = Registry::open_blob(wrong)
-        .unwrap()
-        .latest("fluxops")
-        .await
-        .unwrap_err();
+    let error = open_registry(wrong).latest("fluxops").await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error}");
-    let message = error.to_string();
     // Azure says AuthenticationFailed, Azurite AuthorizationFailure: both are 403.
-    assert!(message.contains("HTTP 403 "), "{message}");
-    assert!(message.contains("account key was refused"), "{message}");
-    assert!(message.contains("fluxops/latest.json"), "{message}");
-    assert!(!message.contains("d3Jvbmcta2V5"), "{message}");
+    assert_says(
+        &error,
+        &[
+            "HTTP 403 ",
+            "account key was refused",
+            "fluxops/latest.json",
+        ],
+    );
+    assert!(!error.to_string().contains("d3Jvbmcta2V5"), "{error}");
 }
 
 #[tokio::test]
@@ -99,18 +88,10 @@ async fn an_unreachable_service_is_unavailable_after_bounded_retries() {
         .unwrap()
         .with_retry(QUICK_RETRY);
     let started = Instant::now();
-    let error = Registry::open_blob(settings)
-        .unwrap()
-        .latest("fluxops")
-        .await
-        .unwrap_err();
+    let error = open_registry(settings).latest("fluxops").await.unwrap_err();
     let elapsed = started.elapsed();
     assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
-    assert!(
-        error.to_string().contains(&format!("cannot reach {url}")),
-        "{error}"
-    );
-    assert!(error.to_string().contains("3 tries"), "{error}");
+    assert_says(&error, &[&format!("cannot reach {url}"), "3 tries"]);
     // Two retries after 100 ms and 200 ms (each plus up to 255 ms of jitter): bounded, not instant.
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");

@@ -5,18 +5,21 @@
 //! credential reads `IDENTITY_ENDPOINT`, `IDENTITY_HEADER` and `AZURE_CLIENT_ID` from the process
 //! environment, which a test cannot change safely, so the test runs itself again as a child
 //! process with those variables and `SSL_CERT_FILE` naming the test CA; the child opens the
-//! registry exactly as the handler does, with `Registry::open(url)`.
+//! registry exactly as the handler does, with `Registry::from_settings` on the settings
+//! `RegistrySettings::from_source` makes from the URL and the process's Azure variables.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fluxops_store::{AzureEnvironment, BlobSettings, BlobStore, ErrorKind, Registry};
+use fluxops_store::{
+    AzureEnvironment, BlobSettings, BlobStore, ErrorKind, Registry, RegistrySettings,
+};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::support::{Azurite, QUICK_RETRY, artifact, workspace_root};
+use crate::support::{Azurite, QUICK_RETRY, artifact, assert_says, fetch, publish, workspace_root};
 
 /// This test's name, for the child process to run exactly it.
 const TEST_NAME: &str = "identity::managed_identity_signs_in_end_to_end";
@@ -85,7 +88,15 @@ async fn managed_identity_signs_in_end_to_end() {
     assert!(asked("/vault", false), "{requests:?}");
 }
 
-/// Child: publish and read back through `Registry::open`, signed in as a user-assigned identity.
+/// The registry handed to the child, opened as the handler opens it: the source and the process's
+/// Azure variables.
+fn open_as_the_handler_does() -> Registry {
+    let url = std::env::var(REGISTRY).unwrap();
+    let environment = AzureEnvironment::from_process().unwrap();
+    Registry::from_settings(RegistrySettings::from_source(&url, &environment).unwrap()).unwrap()
+}
+
+/// Child: publish and read back, signed in as a user-assigned identity.
 async fn child_publishes_with_the_identity() {
     let url = std::env::var(REGISTRY).unwrap();
     let settings =
@@ -98,41 +109,32 @@ async fn child_publishes_with_the_identity() {
     let store = BlobStore::new(settings.with_retry(QUICK_RETRY)).unwrap();
     assert!(store.create_container().await.unwrap());
 
-    let registry = Registry::open(&url).unwrap();
-    registry
-        .publish("fluxops", "v1", artifact("1"), b"{}".to_vec())
-        .await
-        .unwrap();
+    let registry = open_as_the_handler_does();
+    publish(&registry, "v1").await;
     let latest = registry.latest("fluxops").await.unwrap().unwrap();
     assert_eq!(latest.pointer.version, "v1");
     assert_eq!(
-        registry.fetch("fluxops", &latest.pointer).await.unwrap(),
-        artifact("1")
+        fetch(&registry, &latest.pointer).await.unwrap(),
+        artifact("v1")
     );
     assert_eq!(registry.list_versions("fluxops").await.unwrap(), ["v1"]);
 }
 
 /// Child: a token for another audience is refused, and the error names the role to grant.
 async fn child_is_told_which_role_is_missing() {
-    let url = std::env::var(REGISTRY).unwrap();
-    let error = Registry::open(&url)
-        .unwrap()
+    let error = open_as_the_handler_does()
         .latest("fluxops")
         .await
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::PermissionDenied, "{error}");
-    let message = error.to_string();
-    assert!(
-        message.contains("HTTP 403 AuthenticationFailed \"Invalid token audience.\""),
-        "{message}"
+    assert_says(
+        &error,
+        &[
+            "HTTP 403 AuthenticationFailed \"Invalid token audience.\"",
+            "grant managed identity (system-assigned) the role 'Storage Blob Data Reader'",
+            "container models",
+        ],
     );
-    assert!(
-        message.contains(
-            "grant managed identity (system-assigned) the role 'Storage Blob Data Reader'"
-        ),
-        "{message}"
-    );
-    assert!(message.contains("container models"), "{message}");
 }
 
 async fn run_child(

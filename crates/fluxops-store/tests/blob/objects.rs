@@ -1,59 +1,51 @@
 //! Single files for the trainer: data in, metrics and logs out.
 
-use fluxops_store::{ErrorKind, blob_location, create_container, read_object, write_object};
+use fluxops_azurite::create_container;
+use fluxops_store::{AzureEnvironment, ErrorKind, ObjectLocation};
 
-use crate::support::{above_4_mib, container_url, unique_container};
+use crate::support::{
+    MODEL_LIMIT, above_4_mib, assert_says, container_url, settings, unique_container,
+};
+
+/// The file at a blob URL, signed in as a process with no Azure variables is (the development
+/// key, for a loopback URL of Azurite's development account).
+fn file_at(url: &str) -> ObjectLocation {
+    ObjectLocation::parse(url, &AzureEnvironment::default()).expect("a blob URL")
+}
 
 #[tokio::test]
 async fn files_round_trip_through_a_container_next_to_the_registry() {
     let logs = unique_container("logs");
-    let registry = container_url("models");
-    let logs_url = blob_location(&registry, &logs, "").unwrap().unwrap();
+    let registry = settings("models");
+    let logs_url = registry.blob_url(&logs, "");
     assert_eq!(logs_url, container_url(&logs));
-    assert!(create_container(&logs_url).await.unwrap());
-    assert!(!create_container(&logs_url).await.unwrap());
-    let location = blob_location(&registry, &logs, "run-1/metrics.json")
-        .unwrap()
-        .unwrap();
+    assert!(create_container(&logs_url).await);
+    assert!(!create_container(&logs_url).await);
+    let location = registry.blob_url(&logs, "run-1/metrics.json");
     assert_eq!(
         location,
         format!("{}/run-1/metrics.json", container_url(&logs))
     );
 
-    write_object(&location, b"{\"accuracy\":0.97}".to_vec())
-        .await
-        .unwrap();
-    assert_eq!(
-        read_object(&location).await.unwrap(),
-        b"{\"accuracy\":0.97}"
-    );
+    let metrics = file_at(&location);
     // Logs are replaced, not refused, when a run is repeated.
-    write_object(&location, b"{\"accuracy\":0.98}".to_vec())
-        .await
-        .unwrap();
-    assert_eq!(
-        read_object(&location).await.unwrap(),
-        b"{\"accuracy\":0.98}"
-    );
+    for run in [b"{\"accuracy\":0.97}", b"{\"accuracy\":0.98}"] {
+        metrics.write(run.to_vec()).await.unwrap();
+        assert_eq!(metrics.read(MODEL_LIMIT).await.unwrap(), run);
+    }
 
-    let missing = format!("{}/run-1/train.log", container_url(&logs));
-    let error = read_object(&missing).await.unwrap_err();
+    let missing = file_at(&format!("{}/run-1/train.log", container_url(&logs)));
+    let error = missing.read(MODEL_LIMIT).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound, "{error}");
-    assert!(
-        error
-            .to_string()
-            .contains("blob run-1/train.log does not exist"),
-        "{error}"
-    );
+    assert_says(&error, &["blob run-1/train.log does not exist"]);
 }
 
 #[tokio::test]
 async fn files_above_4_mib_round_trip_with_the_account_key() {
-    let data = unique_container("bigdata");
-    let url = container_url(&data);
-    assert!(create_container(&url).await.unwrap());
-    let location = format!("{url}/train.csv");
+    let url = container_url(&unique_container("bigdata"));
+    assert!(create_container(&url).await);
+    let data = file_at(&format!("{url}/train.csv"));
     let large = above_4_mib();
-    write_object(&location, large.clone()).await.unwrap();
-    assert_eq!(read_object(&location).await.unwrap(), large);
+    data.write(large.clone()).await.unwrap();
+    assert_eq!(data.read(MODEL_LIMIT).await.unwrap(), large);
 }

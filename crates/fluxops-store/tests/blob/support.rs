@@ -5,10 +5,12 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use fluxops_store::{
-    AccountKey, BlobAuth, BlobSettings, BlobStore, ByteLimit, Registry, RetrySettings,
+    AccountKey, BlobAuth, BlobSettings, BlobStore, ByteLimit, Latest, LatestPointer, Registry,
+    RegistrySettings, RetrySettings,
 };
 
-pub use fluxops_azurite::{ACCOUNT, Azurite, workspace_root};
+pub use fluxops_azurite::{Azurite, workspace_root};
+pub use fluxops_store::AZURITE_ACCOUNT as ACCOUNT;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -62,13 +64,39 @@ pub fn settings(container: &str) -> BlobSettings {
     .with_retry(QUICK_RETRY)
 }
 
-/// A registry in a new, empty container, and a raw store on the same container.
-pub async fn fresh_registry(label: &str) -> (Registry, BlobStore) {
-    let container = unique_container(label);
-    let store = BlobStore::new(settings(&container)).expect("store");
+/// The registry in the container `settings` name, opened as the handler opens one.
+pub fn open_registry(settings: BlobSettings) -> Registry {
+    Registry::from_settings(RegistrySettings::Blob(Box::new(settings))).expect("registry")
+}
+
+/// A registry in the new, empty container `container`, and a raw store on the same container.
+pub async fn fresh_registry(container: &str) -> (Registry, BlobStore) {
+    let store = BlobStore::new(settings(container)).expect("store");
     assert!(store.create_container().await.expect("create container"));
-    let registry = Registry::open_blob(settings(&container)).expect("registry");
-    (registry, store)
+    (open_registry(settings(container)), store)
+}
+
+/// Publishes `fluxops` `version` (artifact [`artifact`]`(version)`, metrics `{}`) and makes it
+/// current.
+pub async fn publish(registry: &Registry, version: &str) -> Latest {
+    registry
+        .publish("fluxops", version, artifact(version), b"{}".to_vec())
+        .await
+        .expect("publish")
+}
+
+/// The `fluxops` artifact `pointer` names, read within [`MODEL_LIMIT`].
+pub async fn fetch(registry: &Registry, pointer: &LatestPointer) -> fluxops_store::Result<Vec<u8>> {
+    registry.fetch_within("fluxops", pointer, MODEL_LIMIT).await
+}
+
+/// Checks that `error`'s message says each of `words`.
+#[track_caller]
+pub fn assert_says(error: &impl std::fmt::Display, words: &[&str]) {
+    let message = error.to_string();
+    for words in words {
+        assert!(message.contains(words), "{words:?} not in {message}");
+    }
 }
 
 /// A small artifact whose content names its version.
@@ -88,6 +116,7 @@ pub fn above_4_mib() -> Vec<u8> {
 pub struct CountingProxy {
     endpoint: String,
     received: Arc<AtomicU64>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl CountingProxy {
@@ -101,8 +130,11 @@ impl CountingProxy {
         let endpoint = format!("http://{}", listener.local_addr().expect("address"));
         let received = Arc::new(AtomicU64::new(0));
         let counter = received.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = connections.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::Relaxed);
                 let Ok(server) = TcpStream::connect(&upstream).await else {
                     continue;
                 };
@@ -123,7 +155,11 @@ impl CountingProxy {
                 });
             }
         });
-        CountingProxy { endpoint, received }
+        CountingProxy {
+            endpoint,
+            received,
+            connections,
+        }
     }
 
     /// The URL of `container` in the development account, through the proxy.
@@ -134,5 +170,11 @@ impl CountingProxy {
     /// The bytes Azurite has sent through the proxy so far.
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
+    }
+
+    /// The connections clients have opened through the proxy so far. An HTTP client reuses an
+    /// idle connection before it opens another, so this is the most requests it had in flight.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 }
