@@ -802,7 +802,7 @@ mod tests {
     }
 
     fn leaf(class: usize) -> NodeSpec {
-        NodeSpec::one_hot_leaf(class, 3)
+        NodeSpec::one_hot_leaf(class, 3).expect("test classes are below 3")
     }
 
     fn ensemble_of(trees: Vec<Vec<NodeSpec>>) -> EnsembleSpec {

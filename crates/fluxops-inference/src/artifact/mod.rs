@@ -319,13 +319,12 @@ impl NodeSpec {
         NodeSpec::Leaf { values }
     }
 
-    /// A leaf whose values are all 0 but a 1 at `class`: one vote for `class` out of `n_classes`.
-    pub fn one_hot_leaf(class: usize, n_classes: usize) -> Self {
+    /// A leaf whose values are all 0 but a 1 at `class`: one vote for `class` out of `n_classes`;
+    /// `None` when `class` is not below `n_classes` (a vote for no class is never made silently).
+    pub fn one_hot_leaf(class: usize, n_classes: usize) -> Option<Self> {
         let mut values = vec![0.0; n_classes];
-        if let Some(value) = values.get_mut(class) {
-            *value = 1.0;
-        }
-        NodeSpec::Leaf { values }
+        *values.get_mut(class)? = 1.0;
+        Some(NodeSpec::Leaf { values })
     }
 }
 
@@ -691,6 +690,15 @@ mod tests {
                 ],
             }],
         }
+    }
+
+    #[test]
+    fn a_one_hot_leaf_votes_for_a_class_in_range_only() {
+        assert_eq!(
+            NodeSpec::one_hot_leaf(1, 3),
+            Some(NodeSpec::leaf(vec![0.0, 1.0, 0.0]))
+        );
+        assert_eq!(NodeSpec::one_hot_leaf(3, 3), None);
     }
 
     #[test]
