@@ -183,13 +183,14 @@ impl CompiledEnsemble {
             }
             max_depth = max_depth.max(depth);
             match &tree.nodes[node_idx] {
+                // The fields in the order the step and the stack use them.
                 &NodeSpec::Split {
-                    feature,
                     threshold,
-                    left,
-                    right,
                     comparison,
                     threshold_type,
+                    feature,
+                    right,
+                    left,
                     ..
                 } => {
                     self.steps.push(Step {
