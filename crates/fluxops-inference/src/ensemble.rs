@@ -183,13 +183,14 @@ impl CompiledEnsemble {
             }
             max_depth = max_depth.max(depth);
             match &tree.nodes[node_idx] {
+                // The fields in the order the step and the stack use them.
                 &NodeSpec::Split {
-                    feature,
                     threshold,
-                    left,
-                    right,
                     comparison,
                     threshold_type,
+                    feature,
+                    right,
+                    left,
                     ..
                 } => {
                     self.steps.push(Step {
@@ -802,7 +803,7 @@ mod tests {
     }
 
     fn leaf(class: usize) -> NodeSpec {
-        NodeSpec::one_hot_leaf(class, 3)
+        NodeSpec::one_hot_leaf(class, 3).expect("test classes are below 3")
     }
 
     fn ensemble_of(trees: Vec<Vec<NodeSpec>>) -> EnsembleSpec {

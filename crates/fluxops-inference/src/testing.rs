@@ -25,6 +25,12 @@ pub struct Stump {
     pub above: usize,
 }
 
+/// A one-hot leaf for a stump's class; a class out of range is a mistake in the test itself.
+fn vote(class: usize, n_classes: usize) -> NodeSpec {
+    NodeSpec::one_hot_leaf(class, n_classes)
+        .unwrap_or_else(|| panic!("stump class {class} is not below the {n_classes} labels"))
+}
+
 impl Stump {
     /// A stump on `feature` at `threshold` voting for class 0 at or below it, class 1 above.
     pub fn new(feature: usize, threshold: f64) -> Self {
@@ -47,8 +53,8 @@ pub fn stump_artifact(n_features: usize, labels: &[i64], stumps: &[Stump]) -> Mo
         .map(|stump| TreeSpec {
             nodes: vec![
                 NodeSpec::split(stump.feature, stump.threshold, 1, 2),
-                NodeSpec::one_hot_leaf(stump.at_or_below, n_classes),
-                NodeSpec::one_hot_leaf(stump.above, n_classes),
+                vote(stump.at_or_below, n_classes),
+                vote(stump.above, n_classes),
             ],
         })
         .collect();

@@ -117,10 +117,10 @@ fn a_tree_deeper_than_the_cap_is_refused_while_compiling() {
     artifact.ensemble.trees = vec![TreeSpec {
         nodes: vec![
             NodeSpec::split(0, 0.5, 1, 2),
-            NodeSpec::one_hot_leaf(0, 2),
+            NodeSpec::leaf(vec![1.0, 0.0]),
             NodeSpec::split(1, 0.5, 3, 4),
-            NodeSpec::one_hot_leaf(0, 2),
-            NodeSpec::one_hot_leaf(1, 2),
+            NodeSpec::leaf(vec![1.0, 0.0]),
+            NodeSpec::leaf(vec![0.0, 1.0]),
         ],
     }];
     let artifact = fluxops_inference::ModelArtifact::new(

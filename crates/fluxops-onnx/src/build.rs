@@ -6,20 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::Error;
 use crate::attributes::Attributes;
-use crate::ensemble::{
-    Aggregate, Comparison, LeafWeight, Node, NumberType, PostTransform, Split, Task, Tree,
-};
-
-/// What an operator reader hands back: everything about the ensemble except the graph around it.
-pub(crate) struct Parts {
-    pub trees: Vec<Tree>,
-    pub n_outputs: usize,
-    pub aggregate: Aggregate,
-    pub base_values: Vec<f64>,
-    pub post_transform: PostTransform,
-    pub task: Task,
-    pub attribute_type: NumberType,
-}
+use crate::ensemble::{Aggregate, Comparison, LeafWeight, Node, PostTransform, Split, Tree};
 
 /// The comparison of a split as the file states it.
 #[derive(Clone, Copy)]

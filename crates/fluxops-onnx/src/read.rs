@@ -13,14 +13,23 @@ impl Ensemble {
     /// reproduce exactly is an [`Error::Unsupported`] that names it and says what to do.
     pub fn from_onnx(bytes: &[u8], max_bytes: usize) -> Result<Self, Error> {
         let model = proto::decode_model(bytes, max_bytes)?;
-        let site = graph::locate(&model)?;
-        let parts = match site.operator {
-            Operator::TreeEnsemble => v5::read(&site)?,
-            Operator::TreeEnsembleClassifier | Operator::TreeEnsembleRegressor => v3::read(&site)?,
+        let mut site = graph::locate(&model)?;
+        let source = Source {
+            producer_name: model.producer_name.clone().unwrap_or_default(),
+            producer_version: model.producer_version.clone().unwrap_or_default(),
+            ir_version: model.ir_version.unwrap_or_default(),
+            opsets: std::mem::take(&mut site.opsets),
+            operator: site.operator,
+            ml_opset: site.ml_opset,
         };
-        let mut input = site.input;
-        if !input.n_features_declared {
-            input.n_features = parts
+        let mut ensemble = match site.operator {
+            Operator::TreeEnsemble => v5::read(site, source)?,
+            Operator::TreeEnsembleClassifier | Operator::TreeEnsembleRegressor => {
+                v3::read(site, source)?
+            }
+        };
+        if !ensemble.input.n_features_declared {
+            ensemble.input.n_features = ensemble
                 .trees
                 .iter()
                 .flat_map(|tree| &tree.nodes)
@@ -31,25 +40,6 @@ impl Ensemble {
                 .max()
                 .unwrap_or(0);
         }
-        Ok(Self {
-            source: Source {
-                producer_name: model.producer_name.clone().unwrap_or_default(),
-                producer_version: model.producer_version.clone().unwrap_or_default(),
-                ir_version: model.ir_version.unwrap_or_default(),
-                opsets: site.opsets,
-                operator: site.operator,
-                ml_opset: site.ml_opset,
-            },
-            input,
-            precision: site.precision,
-            attribute_type: parts.attribute_type,
-            trees: parts.trees,
-            n_outputs: parts.n_outputs,
-            aggregate: parts.aggregate,
-            base_values: parts.base_values,
-            post_transform: parts.post_transform,
-            task: parts.task,
-            outputs: site.outputs,
-        })
+        Ok(ensemble)
     }
 }

@@ -12,9 +12,10 @@ use std::ops::Range;
 
 use crate::Error;
 use crate::attributes::{Attributes, Numbers};
-use crate::build::{self, Mode, Parts, RawNode, SharedLeaves};
+use crate::build::{self, Mode, RawNode, SharedLeaves};
 use crate::ensemble::{
-    Aggregate, ClassLabels, ClassScoring, LeafWeight, NumberType, Operator, PostTransform, Task,
+    Aggregate, ClassLabels, ClassScoring, Ensemble, LeafWeight, NumberType, Operator,
+    PostTransform, Source, Task,
 };
 use crate::graph::Site;
 
@@ -53,8 +54,8 @@ const REGRESSOR: &[&str] = &[
     "aggregate_function",
 ];
 
-/// Reads a `TreeEnsembleClassifier` or `TreeEnsembleRegressor` node.
-pub(crate) fn read(site: &Site<'_>) -> Result<Parts, Error> {
+/// Reads a `TreeEnsembleClassifier` or `TreeEnsembleRegressor` node into the ensemble it holds.
+pub(crate) fn read(site: Site<'_>, source: Source) -> Result<Ensemble, Error> {
     let op_type = site.operator.name();
     let classifier = site.operator == Operator::TreeEnsembleClassifier;
     let known: Vec<&str> = COMMON
@@ -119,14 +120,18 @@ pub(crate) fn read(site: &Site<'_>) -> Result<Parts, Error> {
         .n_features_declared
         .then_some(site.input.n_features);
     let trees = read_trees(&nodes, &weights, declared_features)?;
-    Ok(Parts {
+    Ok(Ensemble {
+        source,
+        input: site.input,
+        precision: site.precision,
+        attribute_type,
         trees,
         n_outputs,
         aggregate,
         base_values,
         post_transform,
         task,
-        attribute_type,
+        outputs: site.outputs,
     })
 }
 

@@ -10,8 +10,8 @@
 
 use crate::Error;
 use crate::attributes::Attributes;
-use crate::build::{self, Mode, Parts, RawNode, SharedLeaves};
-use crate::ensemble::{LeafWeight, Task};
+use crate::build::{self, Mode, RawNode, SharedLeaves};
+use crate::ensemble::{Ensemble, LeafWeight, Source, Task};
 use crate::graph::Site;
 
 const OP_TYPE: &str = "TreeEnsemble";
@@ -35,8 +35,8 @@ const KNOWN: &[&str] = &[
     "aggregate_function",
 ];
 
-/// Reads a `TreeEnsemble` node.
-pub(crate) fn read(site: &Site<'_>) -> Result<Parts, Error> {
+/// Reads a `TreeEnsemble` node into the ensemble it holds.
+pub(crate) fn read(site: Site<'_>, source: Source) -> Result<Ensemble, Error> {
     let attributes = Attributes::new(site.node, OP_TYPE, KNOWN)?;
     let ints = |name| attributes.require(name, attributes.ints(name)?);
     let features = ints("nodes_featureids")?;
@@ -242,14 +242,18 @@ pub(crate) fn read(site: &Site<'_>) -> Result<Parts, Error> {
             SharedLeaves::Copied,
         )?);
     }
-    Ok(Parts {
+    Ok(Ensemble {
+        source,
+        input: site.input,
+        precision: site.precision,
+        attribute_type: splits.declared,
         trees,
         n_outputs: n_targets,
         aggregate,
         base_values: Vec::new(),
         post_transform,
         task: Task::Regressor,
-        attribute_type: splits.declared,
+        outputs: site.outputs,
     })
 }
 

@@ -319,13 +319,12 @@ impl NodeSpec {
         NodeSpec::Leaf { values }
     }
 
-    /// A leaf whose values are all 0 but a 1 at `class`: one vote for `class` out of `n_classes`.
-    pub fn one_hot_leaf(class: usize, n_classes: usize) -> Self {
+    /// A leaf whose values are all 0 but a 1 at `class`: one vote for `class` out of `n_classes`;
+    /// `None` when `class` is not below `n_classes` (a vote for no class is never made silently).
+    pub fn one_hot_leaf(class: usize, n_classes: usize) -> Option<Self> {
         let mut values = vec![0.0; n_classes];
-        if let Some(value) = values.get_mut(class) {
-            *value = 1.0;
-        }
-        NodeSpec::Leaf { values }
+        *values.get_mut(class)? = 1.0;
+        Some(NodeSpec::Leaf { values })
     }
 }
 
@@ -653,8 +652,9 @@ pub(crate) fn canonical_sha256(value: &impl Serialize) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Hex SHA-256 of some bytes: the digest the artifact, the registry pointer and training-data
-/// provenance all use.
+/// Lower-case hex SHA-256 of some bytes: the form of every digest FluxOps records (artifact
+/// files, training data, imported ONNX files). The registry pointer's digest has the same form;
+/// the store computes it itself because it does not depend on this crate.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -691,6 +691,15 @@ mod tests {
                 ],
             }],
         }
+    }
+
+    #[test]
+    fn a_one_hot_leaf_votes_for_a_class_in_range_only() {
+        assert_eq!(
+            NodeSpec::one_hot_leaf(1, 3),
+            Some(NodeSpec::leaf(vec![0.0, 1.0, 0.0]))
+        );
+        assert_eq!(NodeSpec::one_hot_leaf(3, 3), None);
     }
 
     #[test]

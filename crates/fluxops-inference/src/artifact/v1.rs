@@ -172,15 +172,14 @@ fn convert_forest(forest: ForestV1) -> Result<EnsembleSpec, EnsembleError> {
                         left,
                         right,
                     } => Ok(NodeSpec::split(feature, threshold, left, right)),
-                    NodeV1::Leaf { class } if class < n_classes => {
-                        Ok(NodeSpec::one_hot_leaf(class, n_classes))
-                    }
-                    NodeV1::Leaf { class } => Err(EnsembleError::ClassOutOfRange {
-                        tree: tree_idx,
-                        node: node_idx,
-                        class,
-                        n_classes,
-                    }),
+                    NodeV1::Leaf { class } => NodeSpec::one_hot_leaf(class, n_classes).ok_or(
+                        EnsembleError::ClassOutOfRange {
+                            tree: tree_idx,
+                            node: node_idx,
+                            class,
+                            n_classes,
+                        },
+                    ),
                 })
                 .collect::<Result<_, _>>()?;
             Ok(TreeSpec { nodes })

@@ -81,7 +81,14 @@ impl Forest for Classifier {
             }
             Ok((tree.nodes, smartcore_tree))
         };
-        let one_vote = |&class: &usize| NodeSpec::one_hot_leaf(class, classes.len());
+        let one_vote = |&class: &usize| {
+            NodeSpec::one_hot_leaf(class, classes.len()).ok_or_else(|| {
+                layout_error(format!(
+                    "a leaf votes for class index {class}, the forest has {} classes",
+                    classes.len()
+                ))
+            })
+        };
         let (trees, smartcore_trees) = compile_each(tree_values, read, one_vote)?;
         Ok((trees, smartcore_trees, classes))
     }

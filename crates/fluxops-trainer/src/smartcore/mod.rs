@@ -214,7 +214,7 @@ struct NodeLayout<Output> {
 fn compile_each<Output, Tree>(
     tree_values: Vec<serde_json::Value>,
     read: impl Fn(serde_json::Value, &str) -> Result<(Vec<NodeLayout<Output>>, Tree), TrainError>,
-    leaf: impl Fn(&Output) -> NodeSpec,
+    leaf: impl Fn(&Output) -> Result<NodeSpec, TrainError>,
 ) -> Result<(Vec<TreeSpec>, Vec<Tree>), TrainError> {
     let mut trees = Vec::with_capacity(tree_values.len());
     let mut smartcore_trees = Vec::with_capacity(tree_values.len());
@@ -231,7 +231,7 @@ fn compile_each<Output, Tree>(
 fn compile_tree<Output>(
     tree_idx: usize,
     nodes: &[NodeLayout<Output>],
-    leaf: impl Fn(&Output) -> NodeSpec,
+    leaf: impl Fn(&Output) -> Result<NodeSpec, TrainError>,
 ) -> Result<TreeSpec, TrainError> {
     let nodes = nodes
         .iter()
@@ -241,7 +241,7 @@ fn compile_tree<Output>(
                 true_child: None,
                 output,
                 ..
-            } => Ok(leaf(output)),
+            } => leaf(output),
             NodeLayout {
                 true_child: Some(left),
                 false_child: Some(right),

@@ -90,7 +90,7 @@ impl Forest for Regressor {
             let smartcore_tree: RegressorTree = read_layout(&standalone, what)?;
             Ok((tree.nodes, smartcore_tree))
         };
-        let value = |&value: &f64| NodeSpec::leaf(vec![value]);
+        let value = |&value: &f64| Ok(NodeSpec::leaf(vec![value]));
         let (trees, smartcore_trees) = compile_each(tree_values, read, value)?;
         Ok((trees, smartcore_trees, ()))
     }
