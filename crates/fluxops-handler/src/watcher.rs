@@ -312,7 +312,8 @@ mod tests {
 
     use async_trait::async_trait;
     use fluxops_inference::testing::{Stump, stump_artifact};
-    use fluxops_inference::{ClassLabels, ModelArtifact, Task, sha256_hex};
+    use fluxops_inference::{ClassLabels, ModelArtifact, Task};
+    use fluxops_store::sha256_hex;
     use fluxops_store::{
         Backend, Error, LatestPointer, LocalFolder, RegistryKind, StoredObject, WriteCondition,
     };

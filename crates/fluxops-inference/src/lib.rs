@@ -67,7 +67,7 @@ pub mod testing;
 pub use artifact::{
     Aggregation, Algorithm, ClassLabels, Comparison, EnsembleSpec, FORMAT_VERSION, ModelArtifact,
     ModelMetadata, NodeSpec, NumberType, Origin, PostTransform, Schema, Side, Task, TrainingData,
-    TreeSpec, ensemble_sha256, sha256_hex,
+    TreeSpec, ensemble_sha256,
 };
 pub use error::{ArtifactError, EnsembleError, InputError, LimitExceeded, Limited};
 pub use evaluation::{

@@ -6,6 +6,7 @@ use fluxops_inference::{
     ModelArtifact, ModelLimits, Origin, PostTransform, Prediction, Task,
 };
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 #[derive(Deserialize)]
 struct Expected {
@@ -156,7 +157,7 @@ fn what_format_1_refused_stays_refused() {
         .to_owned();
     let resealed = format!(
         "{}{forest}}}",
-        text[..forest_start].replace(&recorded, &fluxops_inference::sha256_hex(forest.as_bytes()))
+        text[..forest_start].replace(&recorded, &hex::encode(Sha256::digest(forest.as_bytes())))
     );
     assert!(matches!(
         Model::from_json(resealed.as_bytes(), &ModelLimits::default()),

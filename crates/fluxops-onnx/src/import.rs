@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use fluxops_inference::{
     Algorithm, ArtifactError, DEFAULT_MAX_MODEL_BYTES, Model, ModelArtifact, ModelLimits,
-    ModelMetadata, Origin, Schema, sha256_hex,
+    ModelMetadata, Origin, Schema,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -298,7 +298,7 @@ pub fn import(bytes: &[u8], options: &ImportOptions) -> Result<Imported, ImportE
         });
     }
     let conversion = ensemble.to_artifact()?;
-    let file_sha256 = sha256_hex(bytes);
+    let file_sha256 = fluxops_store::sha256_hex(bytes);
     let source = import_source(&ensemble, options, &file_sha256, bytes.len());
     let summary = summary(&ensemble);
     let ensemble_sha256 = fluxops_inference::ensemble_sha256(&conversion.ensemble);

@@ -119,7 +119,7 @@ fn imports_into_a_folder_registry_with_provenance_and_the_check() {
         panic!("an imported model");
     };
     let file = std::fs::read(fixture("rf_multiclass")).unwrap();
-    assert_eq!(file_sha256, &fluxops_inference::sha256_hex(&file));
+    assert_eq!(file_sha256, &fluxops_store::sha256_hex(&file));
     assert_eq!(
         (
             file_format.as_str(),

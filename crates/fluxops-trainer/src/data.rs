@@ -245,7 +245,7 @@ impl Dataset {
             target_name: target.to_owned(),
             targets,
             source: file,
-            sha256: fluxops_inference::sha256_hex(bytes),
+            sha256: fluxops_store::sha256_hex(bytes),
         })
     }
 }

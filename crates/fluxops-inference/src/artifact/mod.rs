@@ -652,13 +652,6 @@ pub(crate) fn canonical_sha256(value: &impl Serialize) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Lower-case hex SHA-256 of some bytes: the form of every digest FluxOps records (artifact
-/// files, training data, imported ONNX files). The registry pointer's digest has the same form;
-/// the store computes it itself because it does not depend on this crate.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
