@@ -33,6 +33,7 @@ mod middleware;
 mod routes;
 mod startup;
 mod state;
+mod v2;
 mod watcher;
 
 pub use config::{

@@ -42,6 +42,7 @@ pub fn app(state: AppState) -> Router {
                 async move { ([(header::CONTENT_TYPE, "application/json")], openapi) }
             }),
         )
+        .merge(crate::v2::router())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state);

@@ -8,3 +8,4 @@ mod hot_swap;
 mod predict;
 mod process;
 mod routes;
+mod v2;
