@@ -9,3 +9,4 @@ mod predict;
 mod process;
 mod routes;
 mod v2;
+mod v2_functions;
