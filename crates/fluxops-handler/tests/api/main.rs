@@ -10,3 +10,4 @@ mod process;
 mod routes;
 mod v2;
 mod v2_functions;
+mod v2_tritonclient;
