@@ -338,7 +338,7 @@ impl IntoResponse for V2Error {
 
 /// The one place that writes the V2 error shape, `{"error": message}`: for [`V2Error`], and for
 /// failures answered outside the V2 routes (the body limit, timeout and overload layers) when
-/// the request's path is under [`super::PREFIX`].
+/// the request's path is `/v2` or under `/v2/`.
 pub(crate) fn error_response(status: StatusCode, message: String) -> Response {
     (status, Json(V2ErrorBody { error: message })).into_response()
 }

@@ -12,9 +12,11 @@ use fluxops_inference::{BatchPrediction, InputError, Model, Prediction};
 use ndarray::ArrayView2;
 use utoipa::IntoResponses;
 
-use super::error::{V2Error, V2ErrorBody};
+use super::error::{V2Error, V2ErrorBody, bounded};
 use super::model::{Lookup, LookupFailures, ModelPath, VersionPath, lookup, served_model};
-use super::request::{Body, HEADER_LENGTH, InferenceRequest, Rows, raw_rows, split_body};
+use super::request::{
+    Body, HEADER_LENGTH, InferenceRequest, RAW_INPUT, Rows, Wanted, raw_rows, split_body,
+};
 use super::response::{Answering, Encoded, InferenceResponse, Output, Predicted, encode};
 use crate::state::AppState;
 
@@ -45,7 +47,7 @@ enum InferFailures {
 /// `Inference-Header-Content-Length` header giving the JSON's length. Outputs asked for as binary
 /// data (`binary_data`, `binary_data_output`) follow the answer's JSON the same way, as
 /// `application/octet-stream`.
-#[utoipa::path(post, path = "/models/{model_name}/infer", tag = "v2", params(ModelPath), request_body = InferenceRequest,
+#[utoipa::path(post, path = "/v2/models/{model_name}/infer", tag = "v2", params(ModelPath), request_body = InferenceRequest,
     responses((status = 200, description = "The outputs", body = InferenceResponse), InferFailures, LookupFailures))]
 pub(crate) async fn infer(
     State(state): State<AppState>,
@@ -57,7 +59,7 @@ pub(crate) async fn infer(
 
 /// Predicts as `/v2/models/{model_name}/infer` does, when `model_version` is the version being
 /// served (a function of its own, as each route is its own operation in the OpenAPI document).
-#[utoipa::path(post, path = "/models/{model_name}/versions/{model_version}/infer", tag = "v2", params(VersionPath), request_body = InferenceRequest,
+#[utoipa::path(post, path = "/v2/models/{model_name}/versions/{model_version}/infer", tag = "v2", params(VersionPath), request_body = InferenceRequest,
     responses((status = 200, description = "The outputs", body = InferenceResponse), InferFailures, LookupFailures))]
 pub(crate) async fn infer_version(
     State(state): State<AppState>,
@@ -162,38 +164,38 @@ pub(crate) fn infer_body(
 ) -> Result<Encoded, V2Error> {
     let predictor = model.predictor();
     let n_features = predictor.n_features();
-    let (request, rows, wanted) = match split_body(header_length, body)? {
+    match split_body(header_length, body)? {
         Body::Framed { json, binary } => {
             let mut request = InferenceRequest::parse(json)?;
             let rows = request.take_rows(n_features, max_batch, binary)?;
             let wanted = request.wanted_outputs(answering.task)?;
-            (request, rows, wanted)
+            let predicted = predict(model, &rows, request.input_name())?;
+            encode(
+                answering,
+                request.id.as_deref(),
+                &wanted,
+                rows.n_rows,
+                &predicted,
+            )
         }
         Body::Raw(raw) => {
+            let rows = raw_rows(raw, n_features, max_batch)?;
             // No JSON to say otherwise: every output, as binary data.
-            let wanted = Output::of_task(answering.task)
+            let wanted: Vec<Wanted> = Output::of_task(answering.task)
                 .iter()
-                .map(|&output| super::request::Wanted {
+                .map(|&output| Wanted {
                     output,
                     binary: true,
                 })
                 .collect();
-            let rows = raw_rows(raw, n_features, max_batch)?;
-            (InferenceRequest::default(), rows, wanted)
+            let predicted = predict(model, &rows, RAW_INPUT)?;
+            encode(answering, None, &wanted, rows.n_rows, &predicted)
         }
-    };
-    let predicted = predict(model, &rows)?;
-    encode(
-        answering,
-        request.id.as_deref(),
-        &wanted,
-        rows.n_rows,
-        &predicted,
-    )
+    }
 }
 
 /// Predicts `rows`: one row the way `/api/predict` predicts one, more as a batch.
-fn predict(model: &Model, rows: &Rows) -> Result<Predicted, V2Error> {
+fn predict(model: &Model, rows: &Rows, input: &str) -> Result<Predicted, V2Error> {
     let predictor = model.predictor();
     let predicted = if rows.n_rows == 1 {
         predictor
@@ -225,7 +227,7 @@ fn predict(model: &Model, rows: &Rows) -> Result<Predicted, V2Error> {
     };
     predicted.map_err(|error| match error {
         InputError::NonFinite { .. } => V2Error::NonFinite {
-            input: rows.input.clone(),
+            input: bounded(input),
             detail: error.to_string(),
         },
         // Lengths and row counts were checked against the shape already.

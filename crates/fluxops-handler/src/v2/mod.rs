@@ -1,7 +1,7 @@
 //! The Open Inference Protocol ("V2", as KServe, MLServer and Triton speak it) beside the
 //! original `/api` routes, with Triton's binary tensor data extension.
 //!
-//! Routes, under [`PREFIX`]: `GET /v2` (server metadata), `GET /v2/health/live`,
+//! Routes: `GET /v2` (server metadata), `GET /v2/health/live`,
 //! `GET /v2/health/ready`, and for the served model `GET /v2/models/{model_name}`,
 //! `GET .../ready` and `POST .../infer`, each also under `/versions/{model_version}`; plus
 //! `GET /v2/openapi.json`, generated from the same annotations as the routes. The model's one
@@ -23,9 +23,8 @@ mod tensor;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::OriginalUri;
-use axum::http::{Method, header};
-use axum::routing::get;
+use axum::http::{Method, Uri, header};
+use axum::routing::{any, get};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -33,8 +32,9 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 use error::{V2Error, bounded};
 
-/// Where the V2 routes live.
-pub(crate) const PREFIX: &str = "/v2";
+/// The catch-all route that answers unknown paths under `/v2/` in the V2 shape. (A router
+/// nested at `/v2` would do it too, but rebuilds every request's URI on the way in.)
+const NO_ROUTE_PATH: &str = "/v2/{*rest}";
 
 /// Path of the V2 routes' OpenAPI document.
 pub(crate) const OPENAPI_PATH: &str = "/v2/openapi.json";
@@ -50,7 +50,7 @@ pub(crate) const OPENAPI_PATH: &str = "/v2/openapi.json";
 struct V2Doc;
 
 /// The V2 routes, their OpenAPI document at [`OPENAPI_PATH`], and V2-shaped answers for unknown
-/// paths under [`PREFIX`] and for methods a route does not take.
+/// paths under `/v2/` and for methods a route does not take.
 pub(crate) fn router() -> Router<AppState> {
     let (router, openapi) = routes_and_openapi();
     let openapi = Bytes::from(openapi.to_json().expect("the OpenAPI document serialises"));
@@ -63,11 +63,12 @@ pub(crate) fn router() -> Router<AppState> {
             }),
         )
         .method_not_allowed_fallback(method_not_allowed)
+        .route(NO_ROUTE_PATH, any(no_route))
 }
 
 /// The routes and their OpenAPI document, made from the same `#[utoipa::path]` annotations.
 fn routes_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let routes = OpenApiRouter::new()
+    OpenApiRouter::with_openapi(V2Doc::openapi())
         .routes(routes!(server::server_metadata))
         .routes(routes!(server::live))
         .routes(routes!(server::ready))
@@ -77,20 +78,17 @@ fn routes_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(model::model_version_ready))
         .routes(routes!(infer::infer))
         .routes(routes!(infer::infer_version))
-        .fallback(no_route);
-    OpenApiRouter::with_openapi(V2Doc::openapi())
-        .nest(PREFIX, routes)
         .split_for_parts()
 }
 
-async fn no_route(method: Method, OriginalUri(uri): OriginalUri) -> V2Error {
+async fn no_route(method: Method, uri: Uri) -> V2Error {
     V2Error::NoRoute {
         method: method.to_string(),
         path: bounded(uri.path()),
     }
 }
 
-async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> V2Error {
+async fn method_not_allowed(method: Method, uri: Uri) -> V2Error {
     V2Error::MethodNotAllowed {
         method: method.to_string(),
         path: bounded(uri.path()),

@@ -159,7 +159,7 @@ pub(crate) struct ModelReady {
 }
 
 /// The metadata of the served model.
-#[utoipa::path(get, path = "/models/{model_name}", tag = "v2", params(ModelPath), responses(
+#[utoipa::path(get, path = "/v2/models/{model_name}", tag = "v2", params(ModelPath), responses(
     (status = 200, description = "The model's inputs and outputs", body = ModelMetadata), LookupFailures))]
 pub(crate) async fn model_metadata(
     State(state): State<AppState>,
@@ -169,7 +169,7 @@ pub(crate) async fn model_metadata(
 }
 
 /// The metadata of the served model, when `model_version` is the version being served.
-#[utoipa::path(get, path = "/models/{model_name}/versions/{model_version}", tag = "v2", params(VersionPath), responses(
+#[utoipa::path(get, path = "/v2/models/{model_name}/versions/{model_version}", tag = "v2", params(VersionPath), responses(
     (status = 200, description = "The model's inputs and outputs", body = ModelMetadata), LookupFailures))]
 pub(crate) async fn model_version_metadata(
     State(state): State<AppState>,
@@ -179,7 +179,7 @@ pub(crate) async fn model_version_metadata(
 }
 
 /// Whether the served model is ready for inference.
-#[utoipa::path(get, path = "/models/{model_name}/ready", tag = "v2", params(ModelPath), responses(
+#[utoipa::path(get, path = "/v2/models/{model_name}/ready", tag = "v2", params(ModelPath), responses(
     (status = 200, description = "The model is ready", body = ModelReady), LookupFailures))]
 pub(crate) async fn model_ready(
     State(state): State<AppState>,
@@ -189,7 +189,7 @@ pub(crate) async fn model_ready(
 }
 
 /// Whether the served model is ready, when `model_version` is the version being served.
-#[utoipa::path(get, path = "/models/{model_name}/versions/{model_version}/ready", tag = "v2", params(VersionPath), responses(
+#[utoipa::path(get, path = "/v2/models/{model_name}/versions/{model_version}/ready", tag = "v2", params(VersionPath), responses(
     (status = 200, description = "The model is ready", body = ModelReady), LookupFailures))]
 pub(crate) async fn model_version_ready(
     State(state): State<AppState>,

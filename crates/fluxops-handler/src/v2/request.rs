@@ -65,7 +65,7 @@ pub(crate) fn split_body<'b>(
 /// An inference request (the protocol's `$inference_request`); fields the protocol does not
 /// define are ignored.
 // Strings are borrowed from the body where they need no unescaping.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct InferenceRequest<'a> {
     /// Echoed in the response.
     #[serde(borrow, default)]
@@ -159,8 +159,6 @@ pub(crate) struct Wanted {
 pub(crate) struct Rows {
     pub(crate) values: Vec<f64>,
     pub(crate) n_rows: usize,
-    /// The input's name, for messages about its values.
-    pub(crate) input: String,
 }
 
 impl<'a> InferenceRequest<'a> {
@@ -181,25 +179,33 @@ impl<'a> InferenceRequest<'a> {
         let [input] = self.inputs.as_mut_slice() else {
             return Err(V2Error::WrongInputCount { count, n_features });
         };
-        let name = bounded(&input.name);
-        let datatype = Datatype::of_input(&input.datatype, &name)?;
-        let n_rows = rows_in(&input.shape, n_features, max_batch, &name)?;
+        let name: &str = &input.name;
+        let datatype = Datatype::of_input(&input.datatype, name)?;
+        let n_rows = rows_in(&input.shape, n_features, max_batch, name)?;
         let n_values = n_rows * n_features;
         let parameters = input.parameters.take().unwrap_or_default();
         if parameters.shared_memory_region.is_some() {
             return Err(V2Error::UnsupportedParameter {
-                place: format!("input `{name}`"),
+                place: format!("input `{}`", bounded(name)),
                 parameter: "shared_memory_region",
                 why: "the shared-memory extensions",
             });
         }
         let values = match (input.data.take(), parameters.binary_data_size) {
-            (Some(_), Some(_)) => return Err(V2Error::DataTwice { input: name }),
-            (None, None) => return Err(V2Error::MissingData { input: name }),
+            (Some(_), Some(_)) => {
+                return Err(V2Error::DataTwice {
+                    input: bounded(name),
+                });
+            }
+            (None, None) => {
+                return Err(V2Error::MissingData {
+                    input: bounded(name),
+                });
+            }
             (Some(data), None) => {
                 if data.len() != n_values {
                     return Err(V2Error::DataLengthMismatch {
-                        input: name,
+                        input: bounded(name),
                         shape: shape_text(&input.shape),
                         expected: n_values,
                         actual: data.len(),
@@ -208,11 +214,13 @@ impl<'a> InferenceRequest<'a> {
                 if let Some(extra) = binary.map(<[u8]>::len).filter(|&extra| extra > 0) {
                     return Err(V2Error::UnclaimedBinary { extra });
                 }
-                data.into_features(datatype, &name)?
+                data.into_features(datatype, name)?
             }
             (None, Some(declared)) => {
                 let Some(binary) = binary else {
-                    return Err(V2Error::BinaryWithoutHeader { input: name });
+                    return Err(V2Error::BinaryWithoutHeader {
+                        input: bounded(name),
+                    });
                 };
                 let element_size = datatype
                     .element_size()
@@ -220,7 +228,7 @@ impl<'a> InferenceRequest<'a> {
                 let expected = (n_values * element_size) as u64;
                 if declared != expected {
                     return Err(V2Error::BinarySizeMismatch {
-                        input: name,
+                        input: bounded(name),
                         shape: shape_text(&input.shape),
                         datatype: datatype.name(),
                         expected,
@@ -229,7 +237,7 @@ impl<'a> InferenceRequest<'a> {
                 }
                 let Some(tensor) = binary.get(..n_values * element_size) else {
                     return Err(V2Error::BinaryPastEnd {
-                        input: name,
+                        input: bounded(name),
                         declared,
                         available: binary.len(),
                     });
@@ -239,14 +247,15 @@ impl<'a> InferenceRequest<'a> {
                         extra: binary.len() - tensor.len(),
                     });
                 }
-                decode_binary(tensor, datatype, &name)?
+                decode_binary(tensor, datatype, name)?
             }
         };
-        Ok(Rows {
-            values,
-            n_rows,
-            input: name,
-        })
+        Ok(Rows { values, n_rows })
+    }
+
+    /// The name of the (first) input, for messages about its values.
+    pub(crate) fn input_name(&self) -> &str {
+        self.inputs.first().map_or("", |input| &input.name)
     }
 
     /// The outputs to answer, in order: those asked for, or all that a model with `task`
@@ -310,6 +319,9 @@ impl<'a> InferenceRequest<'a> {
     }
 }
 
+/// What messages call the input of a raw binary body.
+pub(crate) const RAW_INPUT: &str = "(raw binary body)";
+
 /// The rows of a raw binary body (`Inference-Header-Content-Length: 0`): whole FP64 rows.
 pub(crate) fn raw_rows(body: &[u8], n_features: usize, max_batch: usize) -> Result<Rows, V2Error> {
     let row_bytes = n_features * size_of::<f64>();
@@ -327,11 +339,9 @@ pub(crate) fn raw_rows(body: &[u8], n_features: usize, max_batch: usize) -> Resu
             limit: max_batch,
         });
     }
-    let input = "(raw binary body)";
     Ok(Rows {
-        values: decode_binary(body, Datatype::Fp64, input)?,
+        values: decode_binary(body, Datatype::Fp64, RAW_INPUT)?,
         n_rows,
-        input: input.to_owned(),
     })
 }
 
@@ -347,7 +357,7 @@ fn rows_in(
         [width] => (1, width),
         _ => {
             return Err(V2Error::WrongRank {
-                input: input.to_owned(),
+                input: bounded(input),
                 shape: shape_text(shape),
                 rank: shape.len(),
                 n_features,
@@ -356,7 +366,7 @@ fn rows_in(
     };
     if width != n_features as u64 {
         return Err(V2Error::WrongFeatureCount {
-            input: input.to_owned(),
+            input: bounded(input),
             expected: n_features,
             actual: width,
         });
@@ -369,7 +379,7 @@ fn rows_in(
     }
     if n_rows == 0 {
         return Err(V2Error::EmptyBatch {
-            input: input.to_owned(),
+            input: bounded(input),
         });
     }
     // At most `max_batch`, so it fits.
@@ -445,7 +455,6 @@ mod tests {
             Ok(Rows {
                 values: vec![1.0, 2.0, 3.0, 4.0],
                 n_rows: 2,
-                input: "x".to_owned()
             })
         );
         let one = rows(&input("[2]", "INT32", r#", "data": [5, 6]"#), None).expect("a row");

@@ -221,7 +221,8 @@ pub(crate) fn encode(
         .filter(|(wanted, _)| wanted.binary)
         .map(|(_, tensor)| tensor.binary_size())
         .sum();
-    let mut body = Vec::with_capacity(256 + binary_size);
+    // Room for the JSON header of a single-row answer, and the binary data.
+    let mut body = Vec::with_capacity(512 + binary_size);
     serde_json::to_writer(&mut body, &header)
         .expect("a response of numbers and strings serialises");
     if !wanted.iter().any(|wanted| wanted.binary) {

@@ -42,7 +42,7 @@ pub(crate) struct Ready {
 }
 
 /// The server's name, version and extensions.
-#[utoipa::path(get, path = "/", tag = "v2", responses((status = 200, description = "Who the server is", body = ServerMetadata)))]
+#[utoipa::path(get, path = "/v2", tag = "v2", responses((status = 200, description = "Who the server is", body = ServerMetadata)))]
 pub(crate) async fn server_metadata() -> Json<ServerMetadata> {
     Json(ServerMetadata {
         name: "fluxops",
@@ -52,14 +52,14 @@ pub(crate) async fn server_metadata() -> Json<ServerMetadata> {
 }
 
 /// Whether the server answers at all (a liveness probe).
-#[utoipa::path(get, path = "/health/live", tag = "v2", responses((status = 200, description = "The server is live", body = Live)))]
+#[utoipa::path(get, path = "/v2/health/live", tag = "v2", responses((status = 200, description = "The server is live", body = Live)))]
 pub(crate) async fn live() -> Json<Live> {
     Json(Live { live: true })
 }
 
 /// Whether the server can infer: 200 once the model is loaded, 503 before (a readiness probe;
 /// `/api/health` says why not).
-#[utoipa::path(get, path = "/health/ready", tag = "v2", responses(
+#[utoipa::path(get, path = "/v2/health/ready", tag = "v2", responses(
     (status = 200, description = "The model is loaded", body = Ready),
     (status = 503, description = "No model is loaded yet", body = Ready)))]
 pub(crate) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
