@@ -5,12 +5,18 @@
 #   - cold start: process start to the first 200 from /api/health with the model loaded;
 #   - peak RSS of the handler (VmHWM) after the load runs;
 #   - size of the Functions zip, if `cargo xtask package` has made it.
+# With BENCH_MODE=v2, instead: the Open Inference Protocol's infer beside /api/predict, at
+# concurrency 1 and 32, one row and a 1000-row batch, JSON and binary tensors (FP64 in, every
+# output back in the same form), in BENCH_ROUNDS interleaved rounds (every case once per round,
+# medians reported), with the ratios the V2 goals are stated in.
 # It fails when any request of a load run fails: a benchmark with errors measures nothing.
 #
 # Usage: scripts/bench-http.sh            (from anywhere in the repository)
+#        BENCH_MODE=v2 scripts/bench-http.sh
 # Knobs: BENCH_SECONDS (per load run, default 10, at most 60), BENCH_PORT (default: a free one),
 #        BENCH_MODELS (registry folder, default models; trained like `cargo xtask run` if empty),
 #        BENCH_COLD_RUNS (default 10),
+#        BENCH_ROUNDS (BENCH_MODE=v2: interleaved rounds, default 3),
 #        BENCH_HANDLER (the handler executable to measure, such as the one inside the Functions
 #        zip, which `cargo xtask test` passes; default: a fresh `cargo build --release`),
 #        BENCH_TRAINER (the fluxops-train executable that trains the model when the registry
@@ -23,6 +29,9 @@ seconds=${BENCH_SECONDS:-10}
 port=${BENCH_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 models=${BENCH_MODELS:-models}
 cold_runs=${BENCH_COLD_RUNS:-10}
+mode=${BENCH_MODE:-api}
+rounds=${BENCH_ROUNDS:-3}
+case "$mode" in api | v2) ;; *) echo "bench: BENCH_MODE is api or v2, not $mode" >&2; exit 2 ;; esac
 if [ "$seconds" -gt 60 ]; then seconds=60; fi
 url="http://127.0.0.1:$port"
 body='{"features":[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0]}'
@@ -62,6 +71,7 @@ if [ ! -f "$models/fluxops/latest.json" ]; then
 fi
 
 # Cold start, repeated: start the process, poll /api/health every 0.5 ms until it is 200.
+if [ "$mode" = v2 ]; then cold_runs=0; fi
 cold_start_ms=$(python3 - "$handler" "$port" "$models" "$cold_runs" <<'PY'
 import http.client, os, statistics, subprocess, sys, time
 handler, port, models, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
@@ -88,7 +98,7 @@ for _ in range(runs):
     finally:
         process.terminate()
         process.wait()
-print(f"{statistics.median(times):.1f} {min(times):.1f} {max(times):.1f}")
+print(f"{statistics.median(times):.1f} {min(times):.1f} {max(times):.1f}" if times else "- - -")
 PY
 )
 
@@ -121,8 +131,94 @@ load() {
     awk '/^RESULT/ {print $2, $3, $4, $5}'
 }
 
+# BENCH_MODE=v2: the bodies of each case (one row: the seed row; 1000 rows: seeded random rows,
+# written with the 17 digits a client sends), a wrk script per case, interleaved rounds.
+bench_v2() {
+  python3 - "$work" <<'PY'
+import json, random, struct, sys
+work = sys.argv[1]
+rng = random.Random(42)
+seed = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+batch = [[rng.random() for _ in range(10)] for _ in range(1000)]
+def write(case, path, content_type, body, json_length=None):
+    with open(f"{work}/{case}.body", "wb") as out:
+        out.write(body)
+    header = "" if json_length is None else f'wrk.headers["Inference-Header-Content-Length"] = "{json_length}"'
+    with open(f"{work}/{case}.lua", "w") as out:
+        out.write(f"""local file = io.open("{work}/{case}.body", "rb")
+wrk.body = file:read("*a")
+file:close()
+wrk.method = "POST"
+wrk.path = "{path}"
+wrk.headers["Content-Type"] = "{content_type}"
+{header}
+""")
+def v2_json(rows):
+    return json.dumps({"inputs": [{"name": "input-0", "shape": [len(rows), 10],
+                                   "datatype": "FP64", "data": rows}]}).encode()
+def v2_binary(rows):
+    header = json.dumps({"inputs": [{"name": "input-0", "shape": [len(rows), 10], "datatype": "FP64",
+                                     "parameters": {"binary_data_size": len(rows) * 80}}],
+                         "parameters": {"binary_data_output": True}}).encode()
+    data = b"".join(struct.pack("<10d", *row) for row in rows)
+    return header + data, len(header)
+infer = "/v2/models/fluxops/infer"
+write("api-1", "/api/predict", "application/json", json.dumps({"features": seed}).encode())
+write("v2json-1", infer, "application/json", v2_json([seed]))
+write("v2binary-1", infer, "application/octet-stream", *v2_binary([seed]))
+write("api-1000", "/api/predict", "application/json", json.dumps({"instances": batch}).encode())
+write("v2json-1000", infer, "application/json", v2_json(batch))
+write("v2binary-1000", infer, "application/octet-stream", *v2_binary(batch))
+PY
+  local cases=(api-1 v2json-1 v2binary-1 api-1000 v2json-1000 v2binary-1000)
+  for case in "${cases[@]}"; do
+    sed -n '/^done = /,$p' "$work/post.lua" >>"$work/$case.lua"
+    # Every case must answer 200 before it is measured.
+    code=$(wrk -t1 -c1 -d1s -s "$work/$case.lua" "$url" | awk '/^RESULT/ {print $5}')
+    [ "$code" = 0 ] || { say "case $case failed: $code errors"; cat "$work/handler.log" >&2; exit 1; }
+  done
+  : >"$work/v2.results"
+  for round in $(seq 1 "$rounds"); do
+    for concurrency in 1 32; do
+      for case in "${cases[@]}"; do
+        read -r rps p50 p99 errors < <(wrk -t1 -c "$concurrency" -d "${seconds}s" --timeout 2s \
+          -s "$work/$case.lua" "$url" | awk '/^RESULT/ {print $2, $3, $4, $5}')
+        [ "${errors:-1}" = 0 ] || { say "$case at concurrency $concurrency: ${errors:-?} errors"; exit 1; }
+        echo "$case $concurrency $round $rps $p50 $p99" >>"$work/v2.results"
+      done
+    done
+  done
+  python3 - "$work/v2.results" "$rounds" "$seconds" <<'PY'
+import statistics, sys
+results, rounds, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+runs = {}
+for line in open(results):
+    case, concurrency, _, rps, p50, p99 = line.split()
+    runs.setdefault((case, int(concurrency)), []).append((float(rps), float(p50), float(p99)))
+def median(case, concurrency, field=0):
+    return statistics.median(run[field] for run in runs[(case, concurrency)])
+names = {"api-1": "/api/predict, 1 row", "v2json-1": "V2 infer JSON, 1 row",
+         "v2binary-1": "V2 infer binary, 1 row", "api-1000": "/api/predict, 1000 rows",
+         "v2json-1000": "V2 infer JSON, 1000 rows", "v2binary-1000": "V2 infer binary, 1000 rows"}
+print(f"V2 benchmark (wrk, {seconds} s per run, medians of {rounds} interleaved rounds)")
+for concurrency in (1, 32):
+    for case, name in names.items():
+        rows = 1000 if case.endswith("-1000") else 1
+        rps = median(case, concurrency)
+        print(f"  {name + ',':30} concurrency {concurrency:2}: {rps:9.0f} req/s, {rps * rows:10.0f} rows/s,"
+              f" p50 {median(case, concurrency, 1):.3f} ms, p99 {median(case, concurrency, 2):.3f} ms")
+    print(f"    V2 JSON 1 row / /api/predict: {median('v2json-1', concurrency) / median('api-1', concurrency):.2f};"
+          f" V2 binary 1 row / /api/predict: {median('v2binary-1', concurrency) / median('api-1', concurrency):.2f};"
+          f" 1000 rows binary / JSON: {median('v2binary-1000', concurrency) / median('v2json-1000', concurrency):.2f}")
+PY
+}
+
 # A short warm-up, then the measured runs.
 load 32 2 >/dev/null
+if [ "$mode" = v2 ]; then
+  bench_v2
+  exit 0
+fi
 read -r rps1 p50_1 p99_1 errors1 < <(load 1)
 read -r rps32 p50_32 p99_32 errors32 < <(load 32)
 peak_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$handler_pid/status")
