@@ -53,6 +53,7 @@ pub fn app(state: AppState) -> Router {
                 async move { docs.answer(&state) }
             }),
         )
+        .merge(crate::v2::router())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state);
