@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::error::{Failure, InternalCause};
+
 /// Everything that can go wrong with a V2 request.
 ///
 /// The protocol gives an error only a message, so the message is the contract: each one says
@@ -257,9 +259,9 @@ pub(crate) enum V2Error {
         /// The path requested.
         path: String,
     },
-    /// Anything unexpected; the details are only in the log.
+    /// Anything unexpected; the cause goes to the logs and telemetry only.
     #[error("internal error; retry, and report it with the x-request-id header if it persists")]
-    Internal,
+    Internal(InternalCause),
 }
 
 /// The body of every V2 error: the protocol's error object.
@@ -282,7 +284,7 @@ impl V2Error {
             | V2Error::NoRoute { .. } => StatusCode::NOT_FOUND,
             V2Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             V2Error::NotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            V2Error::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            V2Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -314,22 +316,32 @@ impl V2Error {
             V2Error::NotReady { .. } => "model_unavailable",
             V2Error::NoRoute { .. } => "not_found",
             V2Error::MethodNotAllowed { .. } => "method_not_allowed",
-            V2Error::Internal => "internal",
+            V2Error::Internal(_) => "internal",
+        }
+    }
+}
+
+impl V2Error {
+    /// What the error means for operators, recorded by the edge middleware as an `/api` error's
+    /// is: a caller's mistake by its kind, an internal error as an exception.
+    pub(crate) fn failure(&self) -> Failure {
+        match self {
+            V2Error::Internal(cause) => Failure::Internal(cause.clone()),
+            V2Error::NotReady { .. } => Failure::Unavailable,
+            error => Failure::Refused(error.kind()),
         }
     }
 }
 
 impl IntoResponse for V2Error {
     fn into_response(self) -> Response {
-        error_response(self.status(), self.to_string())
+        let body = V2ErrorBody {
+            error: self.to_string(),
+        };
+        let mut response = (self.status(), Json(body)).into_response();
+        response.extensions_mut().insert(self.failure());
+        response
     }
-}
-
-/// The one place that writes the V2 error shape, `{"error": message}`: for [`V2Error`], and for
-/// failures answered outside the V2 routes (the body limit, timeout and overload layers) when
-/// the request's path is `/v2` or under `/v2/`.
-pub(crate) fn error_response(status: StatusCode, message: String) -> Response {
-    (status, Json(V2ErrorBody { error: message })).into_response()
 }
 
 /// Caller text cut short enough to echo in a message (at most 100 characters, then `...`).
@@ -389,7 +401,13 @@ mod tests {
 
     #[tokio::test]
     async fn internal_errors_say_nothing_about_the_cause() {
-        let body = body_of(V2Error::Internal.into_response()).await;
+        let response = V2Error::Internal(InternalCause::new("secret cause")).into_response();
+        assert_eq!(
+            response.extensions().get::<Failure>(),
+            Some(&Failure::Internal(InternalCause::new("secret cause")))
+        );
+        let body = body_of(response).await;
+        assert!(!body.to_string().contains("secret"));
         assert_eq!(body.as_object().map(|object| object.len()), Some(1));
         assert!(
             body["error"]

@@ -1,12 +1,16 @@
 //! `POST /v2/models/{model_name}[/versions/{model_version}]/infer`: rows in, `predict` and
 //! `predict_proba` out, as JSON or binary tensors.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use fluxops_inference::{BatchPrediction, InputError, Model, Prediction};
+use fluxops_telemetry as telemetry;
 use ndarray::ArrayView2;
 use utoipa::IntoResponses;
 
@@ -17,7 +21,8 @@ use super::request::{
 };
 use super::response::{Answering, Encoded, InferenceResponse, Output, Predicted, encode};
 use crate::body::{BodyRejection, read_bounded};
-use crate::state::AppState;
+use crate::error::InternalCause;
+use crate::state::{AppState, LoadedModel};
 
 /// Bodies up to this size (a row, or some dozens of rows) are answered in place; larger ones on
 /// the blocking pool, parsing and predicting in one trip.
@@ -53,7 +58,7 @@ pub(crate) async fn infer(
     path: Result<Path<ModelPath>, PathRejection>,
     call: InferCall,
 ) -> Result<Response, V2Error> {
-    record_failure(&state, answer(&state, &path, call).await)
+    answer(&state, &path, call).await
 }
 
 /// Predicts as `/v2/models/{model_name}/infer` does, when `model_version` is the version being
@@ -65,20 +70,7 @@ pub(crate) async fn infer_version(
     path: Result<Path<VersionPath>, PathRejection>,
     call: InferCall,
 ) -> Result<Response, V2Error> {
-    record_failure(&state, answer(&state, &path, call).await)
-}
-
-/// Counts a client's mistake in the validation-failure metric, by the error's kind.
-fn record_failure(
-    state: &AppState,
-    answer: Result<Response, V2Error>,
-) -> Result<Response, V2Error> {
-    if let Err(error) = &answer
-        && error.status().is_client_error()
-    {
-        state.metrics().record_validation_failure(error.kind());
-    }
-    answer
+    answer(&state, &path, call).await
 }
 
 /// What an infer route reads from the request besides its path: the binary tensor extension's
@@ -111,37 +103,83 @@ async fn answer<T: Lookup>(
         body,
     }: InferCall,
 ) -> Result<Response, V2Error> {
+    let started = Instant::now();
     let (name, version) = lookup(state, path)?;
     let loaded = served_model(state, name, version)?;
     let max_batch = state.limits().max_batch;
-    let inline = body.len() <= INLINE_BYTES;
-    let run = move |model_name: &str| {
-        let answering = Answering {
-            name: model_name,
-            version: &loaded.version,
-            task: &loaded.model.schema().task,
-        };
-        infer_body(
-            &loaded.model,
-            answering,
+    let inferred = if body.len() <= INLINE_BYTES {
+        infer_loaded(
+            &loaded,
+            state.model_name(),
             max_batch,
             header_length.as_ref(),
             &body,
-        )
-    };
-    let encoded = if inline {
-        run(state.model_name())?
+        )?
     } else {
+        let loaded = Arc::clone(&loaded);
         let model_name = state.model_name().to_owned();
         // A large batch takes milliseconds to parse and predict: keep it off the request workers.
-        tokio::task::spawn_blocking(move || run(&model_name))
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "inference task failed");
-                V2Error::Internal
-            })??
+        tokio::task::spawn_blocking(move || {
+            infer_loaded(
+                &loaded,
+                &model_name,
+                max_batch,
+                header_length.as_ref(),
+                &body,
+            )
+        })
+        .await
+        .map_err(|error| {
+            V2Error::Internal(InternalCause::new(format!("inference task: {error}")))
+        })??
     };
-    Ok(respond(encoded))
+    record_predictions(state, &loaded, &inferred, started);
+    Ok(respond(inferred.encoded))
+}
+
+/// Records what a request predicted, as `/api/predict` records it.
+fn record_predictions(
+    state: &AppState,
+    loaded: &LoadedModel,
+    inferred: &Inferred,
+    started: Instant,
+) {
+    let predicted = match &inferred.predicted {
+        Predicted::Classes { class_indices, .. } => telemetry::Predicted::Classes {
+            class_indices,
+            labels: &loaded.label_texts,
+        },
+        Predicted::Values(_) => telemetry::Predicted::Values {
+            n_rows: inferred.n_rows,
+        },
+    };
+    state
+        .metrics()
+        .record_predictions(&loaded.version, predicted, started.elapsed());
+}
+
+/// [`infer_body`] with the served model, answering as `model_name`.
+fn infer_loaded(
+    loaded: &LoadedModel,
+    model_name: &str,
+    max_batch: usize,
+    header_length: Option<&HeaderValue>,
+    body: &[u8],
+) -> Result<Inferred, V2Error> {
+    let answering = Answering {
+        name: model_name,
+        version: &loaded.version,
+        task: &loaded.model.schema().task,
+    };
+    infer_body(&loaded.model, answering, max_batch, header_length, body)
+}
+
+/// An answered inference request: its body, and what was predicted, for telemetry.
+#[derive(Debug)]
+pub(crate) struct Inferred {
+    pub(crate) encoded: Encoded,
+    predicted: Predicted,
+    n_rows: usize,
 }
 
 /// Answers the inference request in `body` (split by `header_length`, the
@@ -152,7 +190,7 @@ pub(crate) fn infer_body(
     max_batch: usize,
     header_length: Option<&HeaderValue>,
     body: &[u8],
-) -> Result<Encoded, V2Error> {
+) -> Result<Inferred, V2Error> {
     let predictor = model.predictor();
     let n_features = predictor.n_features();
     match split_body(header_length, body)? {
@@ -161,13 +199,18 @@ pub(crate) fn infer_body(
             let rows = request.take_rows(n_features, max_batch, binary)?;
             let wanted = request.wanted_outputs(answering.task)?;
             let predicted = predict(model, &rows, request.input_name())?;
-            encode(
+            let encoded = encode(
                 answering,
                 request.id.as_deref(),
                 &wanted,
                 rows.n_rows,
                 &predicted,
-            )
+            )?;
+            Ok(Inferred {
+                encoded,
+                predicted,
+                n_rows: rows.n_rows,
+            })
         }
         Body::Raw(raw) => {
             let rows = raw_rows(raw, n_features, max_batch)?;
@@ -180,7 +223,12 @@ pub(crate) fn infer_body(
                 })
                 .collect();
             let predicted = predict(model, &rows, RAW_INPUT)?;
-            encode(answering, None, &wanted, rows.n_rows, &predicted)
+            let encoded = encode(answering, None, &wanted, rows.n_rows, &predicted)?;
+            Ok(Inferred {
+                encoded,
+                predicted,
+                n_rows: rows.n_rows,
+            })
         }
     }
 }
@@ -201,8 +249,9 @@ fn predict(model: &Model, rows: &Rows, input: &str) -> Result<Predicted, V2Error
     } else {
         let batch = ArrayView2::from_shape((rows.n_rows, predictor.n_features()), &rows.values)
             .map_err(|error| {
-                tracing::error!(%error, "rows checked against the shape do not fill it");
-                V2Error::Internal
+                V2Error::Internal(InternalCause::new(format!(
+                    "rows checked against the shape do not fill it: {error}"
+                )))
             })?;
         predictor
             .predict_batch(batch)
@@ -222,10 +271,9 @@ fn predict(model: &Model, rows: &Rows, input: &str) -> Result<Predicted, V2Error
             detail: error.to_string(),
         },
         // Lengths and row counts were checked against the shape already.
-        _ => {
-            tracing::error!(%error, "rows checked against the shape were refused");
-            V2Error::Internal
-        }
+        _ => V2Error::Internal(InternalCause::new(format!(
+            "rows checked against the shape were refused: {error}"
+        ))),
     })
 }
 
@@ -273,7 +321,9 @@ mod tests {
             task: &model.schema().task,
         };
         let header = header.map(|value| HeaderValue::from_str(value).expect("header"));
-        infer_body(model, answering, 4, header.as_ref(), body).map_err(|error| error.to_string())
+        infer_body(model, answering, 4, header.as_ref(), body)
+            .map(|inferred| inferred.encoded)
+            .map_err(|error| error.to_string())
     }
 
     fn json_answer(model: &Model, request: Value) -> Result<Value, String> {

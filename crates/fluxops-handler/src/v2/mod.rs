@@ -8,8 +8,10 @@
 //! input is `[rows, features]` (or `[features]`); its outputs are named as MLServer's
 //! scikit-learn runtime names them: `predict` and, for classifiers, `predict_proba`.
 //!
-//! Every failure under `/v2` is answered in the protocol's shape, `{"error": "<message>"}`
-//! ([`error::error_response`]), unknown paths and methods included.
+//! Every failure under `/v2` is answered in the protocol's shape, `{"error": "<message>"}`:
+//! the routes' own as [`error::V2Error`], unknown paths and methods included, and those of the
+//! layers every route shares (body limit, overload, timeout, panic) re-shaped by the edge
+//! middleware (`crate::error::ErrorShape`). Both are recorded in telemetry as `/api`'s are.
 
 mod error;
 #[cfg(test)]
@@ -29,6 +31,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::middleware::ShedLayer;
 use crate::state::AppState;
 use error::{V2Error, bounded};
 
@@ -50,9 +53,11 @@ pub(crate) const OPENAPI_PATH: &str = "/v2/openapi.json";
 struct V2Doc;
 
 /// The V2 routes, their OpenAPI document at [`OPENAPI_PATH`], and V2-shaped answers for unknown
-/// paths under `/v2/` and for methods a route does not take.
-pub(crate) fn router() -> Router<AppState> {
-    let (router, openapi) = routes_and_openapi();
+/// paths under `/v2/` and for methods a route does not take. The infer routes go behind `shed`
+/// (the layer `/api/predict` is behind, sharing its count); health and metadata do not, so they
+/// answer in any storm.
+pub(crate) fn router(shed: ShedLayer) -> Router<AppState> {
+    let (router, openapi) = routes_and_openapi(shed);
     let openapi = Bytes::from(openapi.to_json().expect("the OpenAPI document serialises"));
     router
         .route(
@@ -67,7 +72,11 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// The routes and their OpenAPI document, made from the same `#[utoipa::path]` annotations.
-fn routes_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+fn routes_and_openapi(shed: ShedLayer) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let working = OpenApiRouter::new()
+        .routes(routes!(infer::infer))
+        .routes(routes!(infer::infer_version))
+        .route_layer(shed);
     OpenApiRouter::with_openapi(V2Doc::openapi())
         .routes(routes!(server::server_metadata))
         .routes(routes!(server::live))
@@ -76,8 +85,7 @@ fn routes_and_openapi() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(model::model_version_metadata))
         .routes(routes!(model::model_ready))
         .routes(routes!(model::model_version_ready))
-        .routes(routes!(infer::infer))
-        .routes(routes!(infer::infer_version))
+        .merge(working)
         .split_for_parts()
 }
 
@@ -101,7 +109,7 @@ mod tests {
 
     #[test]
     fn the_openapi_document_lists_every_v2_route() {
-        let (_, openapi) = routes_and_openapi();
+        let (_, openapi) = routes_and_openapi(ShedLayer::new(1));
         let mut paths: Vec<&str> = openapi.paths.paths.keys().map(String::as_str).collect();
         paths.sort_unstable();
         assert_eq!(

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::error::V2Error;
 use super::request::Wanted;
 use super::tensor::Datatype;
+use crate::error::InternalCause;
 
 /// The outputs a model produces, named as MLServer's scikit-learn runtime names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,11 +277,10 @@ fn tensor<'a>(
             Tensor::Fp64(probabilities)
         }
         _ => {
-            tracing::error!(
-                output = output.name(),
-                "the prediction does not match the model's task"
-            );
-            return Err(V2Error::Internal);
+            return Err(V2Error::Internal(InternalCause::new(format!(
+                "the prediction does not match the model's task for output `{}`",
+                output.name()
+            ))));
         }
     })
 }
@@ -416,9 +416,9 @@ mod tests {
             output: Output::PredictProba,
             binary: false,
         }];
-        assert_eq!(
+        assert!(matches!(
             encode(answering(&task), None, &proba, 2, &values),
-            Err(V2Error::Internal)
-        );
+            Err(V2Error::Internal(_))
+        ));
     }
 }

@@ -13,5 +13,6 @@ mod process;
 mod routes;
 mod telemetry;
 mod v2;
+mod v2_edge;
 mod v2_functions;
 mod v2_tritonclient;
