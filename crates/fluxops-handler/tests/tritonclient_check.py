@@ -6,7 +6,8 @@ running handler that serves MODEL, and checks:
   - server live and ready, server metadata, model metadata and readiness (with and without the
     version), unknown models and versions;
   - inference with JSON and with binary tensors, in and out, FP32 and FP64, one row and a batch:
-    labels equal to `/api/predict`'s for the same rows, probabilities within 1e-12;
+    answers equal to `/api/predict`'s for the same rows, whatever the model (INT64 or BYTES
+    labels and probabilities within 1e-12 for a classifier, FP64 values for a regressor);
   - errors: status and the protocol's error object;
   - every V2 response body against the schemas of the protocol's own OpenAPI document
     (binary outputs with their decoded data put back), plus what a schema cannot say: each
@@ -102,10 +103,19 @@ class Check:
         assert model_input["shape"][0] == -1, model_input
         self.n_features = model_input["shape"][1]
         outputs = {output["name"]: output for output in metadata["outputs"]}
-        assert set(outputs) == {"predict", "predict_proba"}, outputs
-        assert outputs["predict"]["shape"] == [-1, 1], outputs
-        self.n_classes = outputs["predict_proba"]["shape"][1]
-        self.ok(f"model metadata, version {self.version}, {self.n_features} features")
+        # INT64 or BYTES labels and their probabilities for a classifier; FP64 values for a
+        # regressor, which has no probabilities.
+        self.predict_datatype = outputs["predict"]["datatype"]
+        self.is_classifier = self.predict_datatype in ("INT64", "BYTES")
+        if self.is_classifier:
+            assert set(outputs) == {"predict", "predict_proba"}, outputs
+            assert outputs["predict"]["shape"] == [-1, 1], outputs
+            self.n_classes = outputs["predict_proba"]["shape"][1]
+        else:
+            assert self.predict_datatype == "FP64" and set(outputs) == {"predict"}, outputs
+        self.output_names = [output["name"] for output in metadata["outputs"]]
+        self.ok(f"model metadata, version {self.version}, {self.n_features} features, "
+                f"predict as {self.predict_datatype}")
         assert self.client.is_model_ready(self.model)
         assert self.client.is_model_ready(self.model, model_version=self.version)
         assert not self.client.is_model_ready("no-such-model")
@@ -124,7 +134,8 @@ class Check:
             self.ok(f"tritonclient sees 404: {error.message()!r}")
 
     def reference(self, rows):
-        """What `/api/predict` answers for `rows` (float64): labels and probabilities."""
+        """What `/api/predict` answers for `rows` (float64): labels (INT64 or BYTES, as
+        tritonclient decodes them) and probabilities, or a regressor's values and None."""
         if len(rows) == 1:
             status, body = self.http("POST", "/api/predict", {"features": rows[0].tolist()})
             answers = [body]
@@ -132,9 +143,37 @@ class Check:
             status, body = self.http("POST", "/api/predict", {"instances": rows.tolist()})
             answers = body["predictions"]
         assert status == 200, body
-        labels = np.array([[answer["prediction"]] for answer in answers], dtype=np.int64)
+        predictions = [answer["prediction"] for answer in answers]
+        if self.predict_datatype == "FP64":
+            return np.array([np.atleast_1d(value) for value in predictions], dtype=np.float64), None
+        if self.predict_datatype == "BYTES":
+            labels = np.array([[label.encode()] for label in predictions], dtype=np.object_)
+        else:
+            labels = np.array([[label] for label in predictions], dtype=np.int64)
         probabilities = np.array([list(answer["probability"].values()) for answer in answers])
         return labels, probabilities
+
+    def same_predictions(self, result, labels, probabilities, what):
+        """`predict` equal to `/api/predict`'s (a regressor's values within the tolerance, as
+        JSON carries them), `predict_proba` within the tolerance."""
+        got = result.as_numpy("predict")
+        assert got.shape == labels.shape, f"{what}: shape {got.shape} != {labels.shape}"
+        if self.predict_datatype == "FP64":
+            difference = np.max(np.abs(got - labels))
+            assert difference <= PROBABILITY_TOLERANCE, f"{what}: values differ by {difference}"
+        else:
+            if self.predict_datatype == "BYTES":
+                # tritonclient gives BYTES read from JSON as str, from binary data as bytes.
+                got = np.array([[value.encode() if isinstance(value, str) else value
+                                 for value in row] for row in got], dtype=np.object_)
+            assert got.dtype == labels.dtype, f"{what}: {got.dtype} labels"
+            assert np.array_equal(got, labels), f"{what}: {got} != {labels}"
+        if probabilities is not None:
+            got = result.as_numpy("predict_proba")
+            assert got.shape == (len(labels), self.n_classes), got.shape
+            difference = np.max(np.abs(got - probabilities))
+            assert difference <= PROBABILITY_TOLERANCE, \
+                f"{what}: probabilities differ by {difference}"
 
     def check_response(self, result, request_id, what):
         """Validates the response, binary outputs with their decoded data put back."""
@@ -146,8 +185,13 @@ class Check:
             if "data" not in output:
                 size = output["parameters"]["binary_data_size"]
                 data = result.as_numpy(output["name"])
-                assert data.nbytes == size, f"{what}: {data.nbytes} bytes, declared {size}"
-                output["data"] = data.flatten().tolist()
+                # BYTES elements are sent as a 4-byte length and the bytes.
+                sent = (sum(4 + len(value) for value in data.flatten())
+                        if data.dtype == np.object_ else data.nbytes)
+                assert sent == size, f"{what}: {sent} bytes, declared {size}"
+                # As JSON would carry them: BYTES elements as strings.
+                output["data"] = [value.decode() if isinstance(value, bytes) else value
+                                  for value in data.flatten().tolist()]
             assert output["datatype"] in DATATYPES, output
             assert int(np.prod(output["shape"])) == len(output["data"]), output
         self.valid(response, "inference_response", what)
@@ -170,9 +214,7 @@ class Check:
         result = self.client.infer(self.model, [model_input])
         self.check_response(result, None, "defaults")
         labels, probabilities = self.reference(rows)
-        assert np.array_equal(result.as_numpy("predict"), labels)
-        assert np.max(np.abs(result.as_numpy("predict_proba") - probabilities)) <= \
-            PROBABILITY_TOLERANCE
+        self.same_predictions(result, labels, probabilities, "defaults")
         self.ok("the client's defaults (binary in, every output in binary)")
 
     def infer_once(self, datatype, batch, binary_in, binary_out, labels, probabilities):
@@ -181,38 +223,38 @@ class Check:
         model_input = httpclient.InferInput("input-0", list(batch.shape), datatype)
         model_input.set_data_from_numpy(batch, binary_data=binary_in)
         outputs = [httpclient.InferRequestedOutput(name, binary_data=binary_out)
-                   for name in ("predict", "predict_proba")]
+                   for name in self.output_names]
         request_id = f"{datatype}-{len(batch)}-{binary_in}-{binary_out}"
         version = self.version if binary_in else ""
         result = self.client.infer(self.model, [model_input], model_version=version,
                                    outputs=outputs, request_id=request_id)
         self.check_response(result, request_id, what)
-        got_labels = result.as_numpy("predict")
-        got_probabilities = result.as_numpy("predict_proba")
-        assert got_labels.dtype == np.int64 and got_labels.shape == (len(batch), 1), got_labels
-        assert np.array_equal(got_labels, labels), f"{what}: {got_labels} != {labels}"
-        assert got_probabilities.shape == (len(batch), self.n_classes), got_probabilities.shape
-        difference = np.max(np.abs(got_probabilities - probabilities))
-        assert difference <= PROBABILITY_TOLERANCE, f"{what}: probabilities differ by {difference}"
+        self.same_predictions(result, labels, probabilities, what)
         self.ok(what)
 
     def json_requests(self):
         """Requests written by hand: nested data, an id, one output; and errors."""
         rows = [[0.25] * self.n_features, [0.75] * self.n_features]
+        last_output = self.output_names[-1]
         request = {"id": "nested", "inputs": [{"name": "rows", "shape": [2, self.n_features],
                                                "datatype": "FP64", "data": rows}],
-                   "outputs": [{"name": "predict_proba"}]}
+                   "outputs": [{"name": last_output}]}
         path = f"/v2/models/{self.model}/infer"
         status, body = self.http("POST", path, request)
         assert status == 200, body
         self.valid(body, "inference_response", "nested JSON data")
         (output,) = body["outputs"]
-        assert output["shape"] == [2, self.n_classes] and len(output["data"]) == 2 * self.n_classes
-        self.ok("nested JSON data, one output asked for")
+        assert output["name"] == last_output and output["shape"][0] == 2, output
+        assert len(output["data"]) == 2 * output["shape"][1], output
+        self.ok(f"nested JSON data, one output asked for ({last_output})")
         wrong_width = {"inputs": [{"name": "rows", "shape": [1, 3], "datatype": "FP64",
                                    "data": [1, 2, 3]}]}
         status, body = self.http("POST", path, wrong_width)
         self.expect_error(status, body, 400, "inference_error_response", "3 features")
+        if not self.is_classifier:
+            status, body = self.http("POST", path, dict(request, outputs=[{"name": "predict_proba"}]))
+            self.expect_error(status, body, 400, "inference_error_response",
+                              "predict_proba of a regressor")
         status, body = self.http("POST", "/v2/models/no-such-model/infer", wrong_width)
         self.expect_error(status, body, 404, "inference_error_response", "unknown model")
         try:

@@ -8,8 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::{
-    MODEL, N_FEATURES, SEED_REQUEST, TestApp, json_body, spawn_app, spawn_app_with, stumps,
-    test_config,
+    MODEL, N_FEATURES, SEED_REQUEST, TestApp, json_body, regression_stumps, spawn_app,
+    spawn_app_with, string_stumps, stumps, test_config,
 };
 
 /// The `Inference-Header-Content-Length` header.
@@ -501,5 +501,65 @@ async fn the_v2_openapi_document_describes_routes_that_answer() {
             "schema {schema} missing"
         );
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn string_labels_and_regressors_answer_as_api_predict_does() {
+    let mut mixed = vec![0.0; N_FEATURES];
+    mixed[0] = 1.0;
+    let batch = vec![vec![0.0; N_FEATURES], mixed, vec![1.0; N_FEATURES]];
+    let request = fp64_request(&batch);
+    let api_request = json!({"instances": batch}).to_string();
+
+    let app = spawn_app_with(test_config(), Some(string_stumps(["cold", "warm"]))).await;
+    app.wait_for_version("v1").await;
+    let api = json_body(app.predict(api_request.clone()).await).await;
+    let answer = json_body(infer(&app, &request).await).await;
+    let labels: Vec<Value> = (0..3)
+        .map(|row| api["predictions"][row]["prediction"].clone())
+        .collect();
+    assert_eq!(labels, [json!("cold"), json!("cold"), json!("warm")]);
+    assert_eq!(
+        answer["outputs"][0],
+        json!({"name": "predict", "datatype": "BYTES", "shape": [3, 1], "data": labels})
+    );
+    let probabilities: Vec<Value> = (0..3)
+        .flat_map(|row| {
+            let probability = &api["predictions"][row]["probability"];
+            [
+                probability["class_cold"].clone(),
+                probability["class_warm"].clone(),
+            ]
+        })
+        .collect();
+    assert_eq!(answer["outputs"][1]["data"], json!(probabilities));
+    app.stop().await;
+
+    let app = spawn_app_with(test_config(), Some(regression_stumps(2.5, 10.0))).await;
+    app.wait_for_version("v1").await;
+    let api = json_body(app.predict(api_request).await).await;
+    let values: Vec<Value> = (0..3)
+        .map(|row| api["predictions"][row]["prediction"].clone())
+        .collect();
+    assert_eq!(values, [json!(2.5), json!(6.25), json!(10.0)]);
+    let answer = json_body(infer(&app, &request).await).await;
+    assert_eq!(
+        answer["outputs"],
+        json!([{"name": "predict", "datatype": "FP64", "shape": [3, 1], "data": values}])
+    );
+    let message = v2_error(
+        infer(
+            &app,
+            &json!({"inputs": request["inputs"], "outputs": [{"name": "predict_proba"}]}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(
+        message,
+        "the model has no output `predict_proba`; it produces `predict` only"
+    );
     app.stop().await;
 }

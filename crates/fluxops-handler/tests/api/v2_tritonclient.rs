@@ -8,7 +8,11 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use crate::helpers::{MODEL, spawn_app};
+use fluxops_inference::ModelArtifact;
+
+use crate::helpers::{
+    MODEL, regression_stumps, spawn_app_with, string_stumps, stumps, test_config,
+};
 
 /// The venv's Python, with tritonclient, jsonschema and numpy.
 fn tools_python() -> PathBuf {
@@ -21,9 +25,10 @@ fn tools_python() -> PathBuf {
     python
 }
 
-#[tokio::test]
-async fn tritonclient_gets_the_answers_of_api_predict_in_the_protocols_shapes() {
-    let app = spawn_app().await;
+/// Runs the check against a handler serving `model` (as version `v1`).
+async fn check_against(model: ModelArtifact) {
+    let app = spawn_app_with(test_config(), Some(model)).await;
+    app.wait_for_version("v1").await;
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let check = Command::new(tools_python())
         .arg(tests.join("tritonclient_check.py"))
@@ -47,4 +52,19 @@ async fn tritonclient_gets_the_answers_of_api_predict_in_the_protocols_shapes() 
     // The summary, for the test output (`--nocapture`).
     println!("{}", stdout.lines().last().unwrap_or_default());
     app.stop().await;
+}
+
+#[tokio::test]
+async fn tritonclient_gets_the_answers_of_api_predict_in_the_protocols_shapes() {
+    check_against(stumps([0, 1])).await;
+}
+
+#[tokio::test]
+async fn tritonclient_gets_string_labels_as_bytes() {
+    check_against(string_stumps(["cold", "warm"])).await;
+}
+
+#[tokio::test]
+async fn tritonclient_gets_a_regressors_values() {
+    check_against(regression_stumps(2.5, 10.0)).await;
 }
