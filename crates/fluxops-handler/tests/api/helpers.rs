@@ -357,3 +357,14 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
         .expect("message is a string")
         .to_owned()
 }
+
+/// How many requests `telemetry` has counted as refused with the error `code`.
+pub fn validation_failures(
+    telemetry: &fluxops_telemetry::testing::CapturedTelemetry,
+    code: &str,
+) -> Option<f64> {
+    telemetry.metric(
+        "fluxops.validation.failures",
+        &[&format!("error.code={code}")],
+    )
+}

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use crate::helpers::{N_FEATURES, spawn_app_recording, stumps, test_config};
+use crate::helpers::{N_FEATURES, spawn_app_recording, stumps, test_config, validation_failures};
 use crate::v2::{post, v2_error};
 
 const INFER: &str = "/v2/models/fluxops/infer";
@@ -97,12 +97,7 @@ async fn layer_errors_on_v2_routes_are_v2_errors_and_infer_alone_is_shed() {
     );
 
     // Recorded as `/api`'s are: shed and timed-out requests, refusals by code.
-    let failures = |code: &str| {
-        telemetry.metric(
-            "fluxops.validation.failures",
-            &[&format!("error.code={code}")],
-        )
-    };
+    let failures = |code| validation_failures(&telemetry, code);
     assert!(
         telemetry
             .metric("fluxops.requests.shed", &[])
@@ -146,12 +141,7 @@ async fn v2_predictions_and_refusals_are_recorded_as_api_predicts_are() {
     v2_error(app.get("/v2/models/other").await, 404).await;
     v2_error(app.get("/v2/nowhere").await, 404).await;
     v2_error(post(&app, "/v2/health/live", &[], "").await, 405).await;
-    let failures = |code: &str| {
-        telemetry.metric(
-            "fluxops.validation.failures",
-            &[&format!("error.code={code}")],
-        )
-    };
+    let failures = |code| validation_failures(&telemetry, code);
     assert_eq!(failures("v2_invalid_request"), Some(1.0));
     assert_eq!(failures("v2_wrong_tensor"), Some(1.0));
     assert_eq!(failures("v2_unknown_model"), Some(1.0));
