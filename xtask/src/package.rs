@@ -6,9 +6,10 @@
 //! in CI and on any Functions image with that glibc or a newer one; the build is refused if the
 //! executable asks for a newer glibc anyway. The zip holds `host.json`, the executable `handler`
 //! (mode 0755) and one folder per function with its `function.json`. The bindings come from the
-//! repository's root `function.json`; the table [`FUNCTIONS`] adds each function's route,
-//! methods and authorization level. Every document is checked against the schemas in
-//! `ci/schemas/` before anything is built.
+//! repository's root `function.json`; the table [`FUNCTIONS`] (in `package/functions.rs`) adds
+//! each function's full route, methods and authorization level, since `host.json` sets the route
+//! prefix to `""`. Every document is checked against the schemas in `ci/schemas/` before
+//! anything is built.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -23,6 +24,10 @@ use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 use crate::elf::{self, GlibcVersion};
 use crate::{run_command, run_command_with_env};
 
+mod functions;
+
+pub use functions::{FUNCTIONS, Function};
+
 /// Where the zip is written, relative to the repository root.
 pub const ZIP_PATH: &str = "dist/fluxops-functions.zip";
 /// The executable's name, as `host.json` names it.
@@ -35,48 +40,6 @@ pub const GLIBC_FLOOR: GlibcVersion = GlibcVersion {
     major: 2,
     minor: 28,
 };
-
-/// One HTTP function of the app: a folder in the zip.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Function {
-    /// Function (and folder) name.
-    pub name: &'static str,
-    /// Route below the `api` prefix; the host forwards the request to the handler unchanged.
-    pub route: &'static str,
-    /// Allowed methods, lower case.
-    pub methods: &'static [&'static str],
-    /// `anonymous`, or `function` to require a function key.
-    pub auth_level: &'static str,
-}
-
-/// The app's functions: predictions need a function key, as in the original project; health,
-/// model information and the OpenAPI document are anonymous.
-pub const FUNCTIONS: [Function; 4] = [
-    Function {
-        name: "health",
-        route: "health",
-        methods: &["get"],
-        auth_level: "anonymous",
-    },
-    Function {
-        name: "predict",
-        route: "predict",
-        methods: &["post"],
-        auth_level: "function",
-    },
-    Function {
-        name: "model-info",
-        route: "model-info",
-        methods: &["get"],
-        auth_level: "anonymous",
-    },
-    Function {
-        name: "openapi",
-        route: "openapi.json",
-        methods: &["get"],
-        auth_level: "anonymous",
-    },
-];
 
 /// Where `cargo xtask package-trainer` copies the trainer, relative to the repository root.
 pub const TRAINER_PATH: &str = "dist/fluxops-train";
@@ -248,6 +211,7 @@ pub fn layout(root: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     check_custom_handler(&host)?;
     let template = read_json(&root.join("function.json"))?;
     validate(&function_schema, &template, "function.json")?;
+    check_functions(&FUNCTIONS)?;
     let mut files = vec![(
         "host.json".to_owned(),
         fs::read(&host_path).context("cannot read host.json")?,
@@ -304,6 +268,44 @@ fn function_json(template: &Value, function: &Function) -> anyhow::Result<Value>
     Ok(document)
 }
 
+/// Function names the host accepts (a letter, then up to 127 letters, digits, `-` and `_`),
+/// each used once; full routes without a leading `/`, each method of a route served once.
+fn check_functions(functions: &[Function]) -> anyhow::Result<()> {
+    let mut routes: Vec<(&str, &str)> = Vec::new();
+    for (index, function) in functions.iter().enumerate() {
+        let name = function.name;
+        let valid_name = name.len() <= 128
+            && name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        ensure!(
+            valid_name,
+            "function name {name:?} is not one the Functions host accepts"
+        );
+        ensure!(
+            functions[..index]
+                .iter()
+                .all(|earlier| earlier.name != name),
+            "function name {name:?} is used twice"
+        );
+        ensure!(
+            !function.route.starts_with('/') && !function.route.is_empty(),
+            "function {name}: the route {:?} must be a full route without a leading `/`",
+            function.route
+        );
+        for &method in function.methods {
+            ensure!(
+                !routes.contains(&(method, function.route)),
+                "function {name}: {method} {} is served by another function too",
+                function.route
+            );
+            routes.push((method, function.route));
+        }
+    }
+    Ok(())
+}
+
 /// The host must start `handler` and forward HTTP requests to it as they are.
 fn check_custom_handler(host: &Value) -> anyhow::Result<()> {
     let handler = &host["customHandler"];
@@ -316,8 +318,8 @@ fn check_custom_handler(host: &Value) -> anyhow::Result<()> {
         "host.json: customHandler.enableForwardingHttpRequest must be true"
     );
     ensure!(
-        host["extensions"]["http"]["routePrefix"] == "api",
-        "host.json: extensions.http.routePrefix must be \"api\" (the handler's routes start with /api)"
+        host["extensions"]["http"]["routePrefix"] == "",
+        "host.json: extensions.http.routePrefix must be \"\" (each function names its full route: api/..., v2/...)"
     );
     Ok(())
 }
@@ -401,16 +403,14 @@ mod tests {
     fn the_repository_documents_pass_their_schemas() {
         let files = layout(&root()).expect("host.json and function.json are valid");
         let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "host.json",
-                "health/function.json",
-                "predict/function.json",
-                "model-info/function.json",
-                "openapi/function.json"
-            ]
-        );
+        let expected: Vec<String> = std::iter::once("host.json".to_owned())
+            .chain(
+                FUNCTIONS
+                    .iter()
+                    .map(|function| format!("{}/function.json", function.name)),
+            )
+            .collect();
+        assert_eq!(names, expected);
         let trigger = |name: &str| -> Value {
             let (_, bytes) = files
                 .iter()
@@ -421,11 +421,51 @@ mod tests {
         };
         assert_eq!(trigger("predict")["authLevel"], "function");
         assert_eq!(trigger("predict")["methods"], json!(["post"]));
+        assert_eq!(trigger("predict")["route"], "api/predict");
         assert_eq!(trigger("health")["authLevel"], "anonymous");
         assert_eq!(trigger("model-info")["authLevel"], "anonymous");
-        assert_eq!(trigger("model-info")["route"], "model-info");
-        assert_eq!(trigger("openapi")["route"], "openapi.json");
+        assert_eq!(trigger("model-info")["route"], "api/model-info");
+        assert_eq!(trigger("openapi")["route"], "api/openapi.json");
         assert_eq!(trigger("openapi")["authLevel"], "anonymous");
+        assert_eq!(trigger("v2-infer")["route"], "v2/models/{model_name}/infer");
+        assert_eq!(trigger("v2-infer")["authLevel"], "function");
+        assert_eq!(trigger("v2-server-metadata")["route"], "v2");
+        assert_eq!(trigger("v2-model-metadata")["authLevel"], "anonymous");
+    }
+
+    #[test]
+    fn function_names_and_routes_are_checked() {
+        check_functions(&FUNCTIONS).expect("the app's functions are valid");
+        let refused = |functions: &[Function], expected: &str| {
+            let error = check_functions(functions).expect_err(expected);
+            assert!(error.to_string().contains(expected), "{error}");
+        };
+        let predict = FUNCTIONS[1];
+        refused(&[predict, predict], "used twice");
+        refused(
+            &[Function {
+                name: "v2/infer",
+                ..predict
+            }],
+            "not one the Functions host accepts",
+        );
+        refused(
+            &[Function {
+                route: "/api/predict",
+                ..predict
+            }],
+            "without a leading `/`",
+        );
+        refused(
+            &[
+                predict,
+                Function {
+                    name: "predict-again",
+                    ..predict
+                },
+            ],
+            "post api/predict is served by another function too",
+        );
     }
 
     #[test]
@@ -467,9 +507,16 @@ mod tests {
     }
 
     #[test]
-    fn the_host_must_forward_to_the_handler() {
+    fn the_host_must_forward_to_the_handler_without_a_route_prefix() {
         let mut host = read_json(&root().join("host.json")).expect("host.json");
         check_custom_handler(&host).expect("the repository's host.json forwards");
+        let mut prefixed = host.clone();
+        prefixed["extensions"]["http"]["routePrefix"] = json!("api");
+        let error = check_custom_handler(&prefixed).expect_err("a prefix");
+        assert!(
+            error.to_string().contains("routePrefix must be \"\""),
+            "{error}"
+        );
         host["customHandler"]["enableForwardingHttpRequest"] = json!(false);
         assert!(check_custom_handler(&host).is_err());
     }
@@ -487,21 +534,13 @@ mod tests {
             .map(|name| name.expect("a readable name").into_owned())
             .collect();
         names.sort();
-        assert_eq!(
-            names,
-            [
-                "handler",
-                "health/",
-                "health/function.json",
-                "host.json",
-                "model-info/",
-                "model-info/function.json",
-                "openapi/",
-                "openapi/function.json",
-                "predict/",
-                "predict/function.json",
-            ]
-        );
+        let mut expected = vec!["handler".to_owned(), "host.json".to_owned()];
+        for function in FUNCTIONS {
+            expected.push(format!("{}/", function.name));
+            expected.push(format!("{}/function.json", function.name));
+        }
+        expected.sort();
+        assert_eq!(names, expected);
         let handler = archive.by_name("handler").expect("handler");
         assert_eq!(handler.unix_mode().map(|mode| mode & 0o777), Some(0o755));
         drop(handler);

@@ -110,9 +110,9 @@ fn workspace_tests(cx: &Context) -> anyhow::Result<()> {
 
 /// The binary inside the zip that ships, not the one cargo built for the tests: the handler's
 /// process tests (start-up, shutdown, concurrent load) run against it through
-/// `FLUXOPS_TEST_HANDLER`, then a short `scripts/bench-http.sh` load run, the `/api` contract
-/// run of schemathesis ([`contract`]) and the smoke test of `ci/smoke-package.sh` (the build
-/// job's) with a trained model.
+/// `FLUXOPS_TEST_HANDLER`, then a short `scripts/bench-http.sh` load run, the contract runs of
+/// schemathesis for `/api` and the Open Inference Protocol ([`contract`]) and the smoke test of
+/// `ci/smoke-package.sh` (the build job's) with a trained model.
 fn shipped_handler(cx: &Context) -> anyhow::Result<()> {
     let root = &cx.root;
     let work = package::target_dir(root).join("xtask/shipped");
@@ -164,13 +164,22 @@ const HANDLER_UNDER_TEST: &str = "FLUXOPS_TEST_HANDLER";
 const SCHEMATHESIS: &str = ".tools/venv/bin/schemathesis";
 /// Its settings for the `/api` contract: examples per operation, the expected refusals.
 const SCHEMATHESIS_CONFIG: &str = "crates/fluxops-handler/tests/contract/schemathesis.toml";
+/// Its settings for the Open Inference Protocol contract: examples per operation, the served
+/// model's name and version, the one check left out and why.
+const SCHEMATHESIS_V2_CONFIG: &str = "crates/fluxops-handler/tests/contract/schemathesis-v2.toml";
+/// The Open Inference Protocol's own OpenAPI document, as published.
+const OPEN_INFERENCE_SPEC: &str =
+    "crates/fluxops-handler/tests/open-inference/open_inference_rest.yaml";
+/// The model the handler serves by default (`FLUXOPS_MODEL_NAME`), as the V2 settings name it.
+const MODEL_NAME: &str = "fluxops";
 /// One seed, so that every run tries the same requests.
 const CONTRACT_SEED: &str = "42";
 
-/// The `/api` contract, checked by a third party: schemathesis with every check against the
-/// release `handler` serving the registry `models` over a real socket, with a fixed seed and a
-/// bounded number of examples (a few seconds); it must find nothing. Its summary is part of
-/// the test output.
+/// The published contracts, checked by a third party: schemathesis against the release
+/// `handler` serving the registry `models` over a real socket, with a fixed seed and a bounded
+/// number of examples (seconds each), once with the `/api` document the handler generates (every
+/// check) and once with the Open Inference Protocol's own document (see its settings for the one
+/// check left out on infer). Both must find nothing; their summaries are part of the test output.
 fn contract(root: &Path, handler: &Path, models: &Path) -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
         .and_then(|listener| listener.local_addr())
@@ -185,48 +194,92 @@ fn contract(root: &Path, handler: &Path, models: &Path) -> anyhow::Result<()> {
         .stdout(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("cannot start {}", handler.display()))?;
-    let checked = wait_until_healthy(port).and_then(|()| {
-        let url = format!("http://127.0.0.1:{port}/api/openapi.json");
-        run_command(
-            root,
-            SCHEMATHESIS,
-            &[
-                "--config-file",
-                SCHEMATHESIS_CONFIG,
-                "--no-color",
-                "run",
-                &url,
-                "--checks",
-                "all",
-                "--seed",
-                CONTRACT_SEED,
-            ],
-        )
-    });
+    let base = format!("http://127.0.0.1:{port}");
+    let checked = wait_until_healthy(port)
+        .and_then(|()| {
+            run_command(
+                root,
+                SCHEMATHESIS,
+                &[
+                    "--config-file",
+                    SCHEMATHESIS_CONFIG,
+                    "--no-color",
+                    "run",
+                    &format!("{base}/api/openapi.json"),
+                    "--checks",
+                    "all",
+                    "--seed",
+                    CONTRACT_SEED,
+                ],
+            )
+        })
+        .and_then(|()| served_version(port))
+        .and_then(|version| {
+            run_command_with_env(
+                root,
+                SCHEMATHESIS,
+                &[
+                    "--config-file",
+                    SCHEMATHESIS_V2_CONFIG,
+                    "--no-color",
+                    "run",
+                    OPEN_INFERENCE_SPEC,
+                    "--url",
+                    &base,
+                    "--seed",
+                    CONTRACT_SEED,
+                ],
+                &[("FLUXOPS_SERVED_VERSION", &version)],
+            )
+        });
     // Ours to stop: the handler started above, by its own handle.
     let _ = served.kill();
     let _ = served.wait();
     checked
 }
 
+/// `GET path` from the handler on `port`: the answer's status and body.
+fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let malformed = || std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP answer");
+    let (head, body) = answer.split_once("\r\n\r\n").ok_or_else(malformed)?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(malformed)?;
+    Ok((status, body.to_owned()))
+}
+
 /// Waits up to 20 s until the handler on `port` answers `GET /api/health` with 200.
 fn wait_until_healthy(port: u16) -> anyhow::Result<()> {
-    use std::io::{Read, Write};
-    let healthy = || -> std::io::Result<bool> {
-        let mut stream = std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port))?;
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
-        stream.write_all(
-            b"GET /api/health HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
-        )?;
-        let mut status = [0_u8; 12];
-        stream.read_exact(&mut status)?;
-        Ok(status.ends_with(b" 200"))
-    };
     for _ in 0..400 {
-        if healthy().unwrap_or(false) {
+        if http_get(port, "/api/health").is_ok_and(|(status, _)| status == 200) {
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     anyhow::bail!("the handler on port {port} did not become healthy within 20 s")
+}
+
+/// The model version the handler on `port` serves, as its V2 model metadata says.
+fn served_version(port: u16) -> anyhow::Result<String> {
+    let path = format!("/v2/models/{MODEL_NAME}");
+    let (status, body) =
+        http_get(port, &path).with_context(|| format!("cannot GET {path} from the handler"))?;
+    anyhow::ensure!(status == 200, "GET {path} answered {status}: {body}");
+    let metadata: serde_json::Value =
+        serde_json::from_str(&body).with_context(|| format!("GET {path} is not JSON: {body}"))?;
+    metadata["versions"][0]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("GET {path} names no version: {body}"))
 }

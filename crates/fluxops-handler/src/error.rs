@@ -17,7 +17,8 @@ use utoipa::ToSchema;
 /// logs and telemetry, never to the caller).
 ///
 /// Its response carries the error itself in its extensions, so that the outermost middleware
-/// can record it and give it the body shape of the route's protocol ([`ErrorShape`]).
+/// can give it the body shape of the route's protocol ([`ErrorShape`]), and its [`Failure`], so
+/// that the middleware records it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {
@@ -116,6 +117,24 @@ impl fmt::Display for InternalCause {
 }
 
 impl std::error::Error for InternalCause {}
+
+/// What an error answer means for operators. Every error response carries one in its
+/// extensions, whichever protocol's error made it (`/api` or `/v2`), and the edge middleware
+/// records it once: one metric or exception per kind of failure, the same on every route.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Failure {
+    /// The caller's mistake, counted as a validation failure by its stable code.
+    Refused(&'static str),
+    /// No model loaded yet: no failure of the service (health and the model-load telemetry say
+    /// why), so nothing is recorded.
+    Unavailable,
+    /// Shed at the concurrency limit.
+    Overloaded,
+    /// Answered 504 by the timeout.
+    TimedOut,
+    /// Anything unexpected, recorded as an exception with its cause.
+    Internal(InternalCause),
+}
 
 /// The body shape of an error answer: this API's, or the Open Inference Protocol's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +240,17 @@ impl ApiError {
         }
     }
 
+    /// What the error means for operators.
+    pub(crate) fn failure(&self) -> Failure {
+        match self {
+            ApiError::Timeout => Failure::TimedOut,
+            ApiError::Overloaded => Failure::Overloaded,
+            ApiError::Internal(cause) => Failure::Internal(cause.clone()),
+            ApiError::ModelUnavailable => Failure::Unavailable,
+            error => Failure::Refused(error.code()),
+        }
+    }
+
     /// Classifies a `serde_json` failure: broken syntax is 400, the wrong shape or types 422.
     /// The parser's message may quote the body; it is cut short.
     pub(crate) fn from_json(error: &serde_json::Error) -> Self {
@@ -258,6 +288,7 @@ impl ApiError {
                 HeaderValue::from_static(RETRY_AFTER_SECS),
             );
         }
+        response.extensions_mut().insert(self.failure());
         response.extensions_mut().insert(self);
         response
     }

@@ -40,6 +40,7 @@ mod routes;
 mod serve;
 mod startup;
 mod state;
+mod v2;
 mod watcher;
 
 pub use config::{

@@ -6,6 +6,7 @@
 //! `testing` feature, which crates enable from their `[dev-dependencies]`.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use opentelemetry::{
     KeyValue, logs::AnyValue, metrics::MeterProvider as _, trace::TracerProvider as _,
@@ -75,6 +76,7 @@ impl CapturedTelemetry {
     /// Starts capturing: spans at `INFO` and above, log events at `INFO` and above, and every
     /// metric.
     pub fn start() -> Self {
+        keep_interest_per_dispatcher();
         let spans = InMemorySpanExporter::default();
         let logs = InMemoryLogExporter::default();
         let metric_exporter = InMemoryMetricExporter::default();
@@ -170,6 +172,16 @@ impl CapturedTelemetry {
             .map(|span| span.name.to_string())
             .collect()
     }
+}
+
+/// While a single dispatcher is registered, tracing-core decides whether a callsite is enabled
+/// from the *calling thread's* default dispatcher alone. A callsite first hit on another thread
+/// (another test, without a captured subscriber) is then disabled for good, for this test's
+/// subscriber too, and its spans go missing at random. A second registered dispatcher, kept for
+/// the life of the process, makes tracing-core ask every registered dispatcher instead.
+fn keep_interest_per_dispatcher() {
+    static SECOND_DISPATCHER: OnceLock<Dispatch> = OnceLock::new();
+    SECOND_DISPATCHER.get_or_init(|| Dispatch::new(tracing::subscriber::NoSubscriber::default()));
 }
 
 fn text(value: &AnyValue) -> String {

@@ -6,9 +6,12 @@
 //!   the routes) and echoed on the answer.
 //! - **Timeout.** A request that takes longer than the limit, body upload included, is dropped
 //!   (which stops its blocking work, see `crate::blocking`) and answered 504 `timeout`.
-//! - **Outcome.** The [`ApiError`] an answer carries is recorded once, here: validation failures
-//!   by code, timeouts, shed requests, and internal errors as exceptions with their cause.
-//! - **Shape.** Under `/v2` an error is re-rendered in the Open Inference Protocol's shape.
+//! - **Outcome.** The [`Failure`] an error answer carries (made by an [`ApiError`] or by a V2
+//!   route's error) is recorded once, here: validation failures by code, timeouts, shed requests,
+//!   and internal errors as exceptions with their cause.
+//! - **Shape.** Under `/v2` an [`ApiError`] (one answered by a layer or the body reader: 413,
+//!   415, 503 `overloaded`, 504, a panic's 500) is re-rendered in the Open Inference Protocol's
+//!   shape, `{"error": "<message>"}`.
 //! - **Headers.** `X-Content-Type-Options: nosniff` and `Cache-Control: no-store` on every
 //!   answer: they are all JSON about a model that can change at any moment.
 
@@ -29,7 +32,7 @@ use tokio::time::Sleep;
 use tower::{Layer, Service};
 use tower_http::request_id::{MakeRequestId, MakeRequestUuid};
 
-use crate::error::{ApiError, ErrorShape};
+use crate::error::{ApiError, ErrorShape, Failure};
 
 /// The header the request id travels in, both ways.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -143,12 +146,18 @@ struct Finish {
 
 impl Finish {
     fn answer(self, mut response: Response) -> Response {
-        if let Some(error) = response.extensions().get::<ApiError>() {
-            record(&self.metrics, error);
-            if self.shape != ErrorShape::Api {
-                let body = error.shaped_body(self.shape);
-                *response.body_mut() = body;
-            }
+        if let Some(failure) = response.extensions_mut().remove::<Failure>() {
+            record(&self.metrics, failure);
+        }
+        if self.shape != ErrorShape::Api
+            && let Some(error) = response.extensions().get::<ApiError>()
+        {
+            let body = error.shaped_body(self.shape);
+            *response.body_mut() = body;
+            // The compression layer may have encoded the body replaced: the new one is plain.
+            let headers = response.headers_mut();
+            headers.remove(header::CONTENT_ENCODING);
+            headers.remove(header::CONTENT_LENGTH);
         }
         let headers = response.headers_mut();
         headers.insert(REQUEST_ID_HEADER, self.request_id);
@@ -162,16 +171,13 @@ impl Finish {
 }
 
 /// Records what an error answer means for operators.
-fn record(metrics: &Metrics, error: &ApiError) {
-    match error {
-        ApiError::Timeout => metrics.record_timeout(),
-        ApiError::Overloaded => metrics.record_overload(),
-        ApiError::Internal(cause) => fluxops_telemetry::record_exception("internal", cause),
-        error if error.status().is_client_error() => {
-            metrics.record_validation_failure(error.code());
-        }
-        // No model yet: health and the model-load telemetry say why.
-        _ => {}
+fn record(metrics: &Metrics, failure: Failure) {
+    match failure {
+        Failure::Refused(code) => metrics.record_validation_failure(code),
+        Failure::TimedOut => metrics.record_timeout(),
+        Failure::Overloaded => metrics.record_overload(),
+        Failure::Internal(cause) => fluxops_telemetry::record_exception("internal", &cause),
+        Failure::Unavailable => {}
     }
 }
 

@@ -140,6 +140,34 @@ mod tests {
         assert!(exceptions[0].body.contains("secret internal detail"));
     }
 
+    // Over a real socket, as a caller sees it: a panic under `/v2` is the protocol's error.
+    #[tokio::test]
+    async fn a_panic_under_v2_is_a_v2_shaped_500() {
+        async fn boom() -> StatusCode {
+            panic!("secret internal detail")
+        }
+        let router = wrap(
+            Router::new().route("/v2/boom", get(boom)),
+            limits(),
+            Metrics::default(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let served = tokio::spawn(async move { axum::serve(listener, router).await });
+        let response = reqwest::get(format!("http://{address}/v2/boom"))
+            .await
+            .expect("answered");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = response.json().await.expect("JSON");
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "internal error; retry, and report it with the x-request-id header if it persists"})
+        );
+        served.abort();
+    }
+
     #[tokio::test]
     async fn a_slow_route_times_out_with_a_json_504_counted_once() {
         async fn slow() -> StatusCode {

@@ -35,15 +35,16 @@ struct ApiDoc;
 
 /// Builds the whole application: routes, fallbacks and middleware, without binding anything.
 ///
-/// Every route that does work goes behind the one `shed` layer, whose clones share one count of
-/// requests in flight (`FLUXOPS_MAX_CONCURRENCY`); the host's readiness probe and health do not,
-/// so they answer in any storm. The middleware stack (`middleware::wrap`) goes around everything,
+/// Every route that does work (`/api/predict`, `/api/model-info`, the V2 infer routes) goes
+/// behind the one `shed` layer, whose clones share one count of requests in flight
+/// (`FLUXOPS_MAX_CONCURRENCY`); the host's readiness probe, health and the V2 health and metadata
+/// routes do not, so they answer in any storm. The middleware stack (`middleware::wrap`) goes around everything,
 /// and renders errors under `/v2` in the Open Inference Protocol's shape.
 pub fn app(state: AppState) -> Router {
     let limits = state.limits();
     let metrics = state.metrics().clone();
     let shed = ShedLayer::new(limits.max_concurrency);
-    let (router, generated) = routes_and_openapi(shed);
+    let (router, generated) = routes_and_openapi(shed.clone());
     let docs = Arc::new(ApiDocs::new(&generated, limits.max_batch));
     let router = router
         .route(
@@ -53,6 +54,7 @@ pub fn app(state: AppState) -> Router {
                 async move { docs.answer(&state) }
             }),
         )
+        .merge(crate::v2::router(shed))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state);

@@ -151,14 +151,20 @@ impl TestApp {
     /// Opens a prediction that promises a 100-byte body and sends one byte of it: it stays in
     /// flight until it times out or the returned connection is dropped.
     pub async fn stalled_predict(&self) -> tokio::net::TcpStream {
+        self.stalled_post("/api/predict").await
+    }
+
+    /// Opens a POST to `path` that promises a 100-byte JSON body and sends one byte of it, as
+    /// [`TestApp::stalled_predict`] does.
+    pub async fn stalled_post(&self, path: &str) -> tokio::net::TcpStream {
         use tokio::io::AsyncWriteExt;
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
             .await
             .expect("connect");
-        stream
-            .write_all(b"POST /api/predict HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{")
-            .await
-            .expect("write");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{"
+        );
+        stream.write_all(head.as_bytes()).await.expect("write");
         stream
     }
 
@@ -350,4 +356,15 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
         .as_str()
         .expect("message is a string")
         .to_owned()
+}
+
+/// How many requests `telemetry` has counted as refused with the error `code`.
+pub fn validation_failures(
+    telemetry: &fluxops_telemetry::testing::CapturedTelemetry,
+    code: &str,
+) -> Option<f64> {
+    telemetry.metric(
+        "fluxops.validation.failures",
+        &[&format!("error.code={code}")],
+    )
 }

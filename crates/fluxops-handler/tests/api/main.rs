@@ -12,3 +12,7 @@ mod predict;
 mod process;
 mod routes;
 mod telemetry;
+mod v2;
+mod v2_edge;
+mod v2_functions;
+mod v2_tritonclient;

@@ -8,6 +8,7 @@ use fluxops_telemetry::testing::CapturedTelemetry;
 
 use crate::helpers::{
     SEED_REQUEST, artifact_bytes, publish, spawn_app_recording, stumps, test_config,
+    validation_failures,
 };
 
 // A current-thread runtime keeps the server's tasks on this thread, where the subscriber is.
@@ -47,12 +48,7 @@ async fn refusals_and_timeouts_are_counted_and_a_503_while_loading_logs_no_error
     })
     .await;
 
-    let failures = |code: &str| {
-        telemetry.metric(
-            "fluxops.validation.failures",
-            &[&format!("error.code={code}")],
-        )
-    };
+    let failures = |code| validation_failures(&telemetry, code);
     assert_eq!(failures("invalid_json"), Some(1.0));
     assert_eq!(failures("payload_too_large"), Some(1.0));
     assert_eq!(failures("unsupported_content_encoding"), Some(1.0));
@@ -69,7 +65,8 @@ async fn refusals_and_timeouts_are_counted_and_a_503_while_loading_logs_no_error
             .span_names()
             .iter()
             .any(|name| name == "POST /api/predict"),
-        "requests are traced"
+        "requests are traced: {:?}",
+        telemetry.span_names()
     );
     app.stop().await;
 }
