@@ -6,6 +6,9 @@
 //! distribution, as scikit-learn forests have: the general vector-leaf path instead of vote
 //! counting.
 //!
+//! `load_artifact` is the model's share of a cold start: the artifact's bytes to a `Model` ready to
+//! predict (limits census, parse, digest check, compile), as the handler does on start-up.
+//!
 //! Run with `cargo bench -p fluxops-trainer --bench predict`.
 
 use std::sync::LazyLock;
@@ -102,6 +105,13 @@ fn batch(bencher: Bencher, n_rows: usize) {
 fn batch_on_all_cores(bencher: Bencher, n_rows: usize) {
     let n_threads = std::thread::available_parallelism().map_or(1, usize::from);
     bench_batch(bencher, &MODEL, n_rows, n_threads);
+}
+
+/// The artifact's bytes to a model ready to predict.
+#[divan::bench]
+fn load_artifact(bencher: Bencher) {
+    let bytes = ARTIFACT.to_json();
+    bencher.bench(|| Model::from_json(black_box(&bytes), &ModelLimits::default()));
 }
 
 mod distribution_leaves {
