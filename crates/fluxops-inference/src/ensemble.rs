@@ -41,13 +41,33 @@ enum Leaves {
     /// Every leaf is one-hot (a 1 for one output, `+0.0` for the others), as in a voting forest:
     /// the position of the 1. Walks count votes in integers, the fastest way to add such leaves.
     OneHot { class_at: Vec<u32> },
-    /// Any values: the leaf's number; its values are `values[number * n_outputs..][..n_outputs]`.
-    Vectors { leaf_at: Vec<u32>, values: Vec<f64> },
+    /// Any values, with scores in `f64`.
+    InF64(LeafValues<f64>),
+    /// Any values, with scores in `f32`: stored and added as `f32`.
+    InF32(LeafValues<f32>),
 }
 
-/// How many walks run interleaved. Eight independent load chains hide most of the memory latency
-/// of a walk without spilling registers.
-const LANES: usize = 8;
+/// Leaves holding any values, in the score type `S`.
+#[derive(Debug, Clone)]
+struct LeafValues<S> {
+    /// The leaf's number; its values are `values[number * n_outputs..][..n_outputs]`.
+    leaf_at: Vec<u32>,
+    values: Vec<S>,
+}
+
+/// How many trees one row walks at once. Independent load chains hide the memory latency of a
+/// walk; one row and the positions fit in registers up to this many.
+const TREE_LANES: usize = 8;
+
+/// How many rows of a batch one tree walks at once, for the same reason.
+const ROW_LANES: usize = 8;
+
+/// The row data a batch block keeps in cache while every tree walks it: each tree is read once
+/// per block, and stays in the L1 cache while it walks the block's rows.
+const BLOCK_BYTES: usize = 16 * 1024;
+
+/// The most rows in a block, however narrow they are.
+const MAX_BLOCK_ROWS: usize = 256;
 
 /// Rows per thread below which a batch is not split: smaller ones finish before a thread would
 /// start.
@@ -136,14 +156,15 @@ impl CompiledEnsemble {
         }
         let mut ensemble = CompiledEnsemble {
             steps: Vec::with_capacity(n_nodes),
-            leaves: if one_hot {
-                Leaves::OneHot {
+            leaves: match (one_hot, spec.score_type) {
+                (true, _) => Leaves::OneHot {
                     class_at: Vec::with_capacity(n_nodes),
+                },
+                (false, NumberType::F64) => {
+                    Leaves::InF64(LeafValues::with_capacity(n_nodes, n_leaf_values))
                 }
-            } else {
-                Leaves::Vectors {
-                    leaf_at: Vec::with_capacity(n_nodes),
-                    values: Vec::with_capacity(n_leaf_values),
+                (false, NumberType::F32) => {
+                    Leaves::InF32(LeafValues::with_capacity(n_nodes, n_leaf_values))
                 }
             },
             roots: Vec::with_capacity(spec.trees.len()),
@@ -200,7 +221,8 @@ impl CompiledEnsemble {
                     });
                     match &mut self.leaves {
                         Leaves::OneHot { class_at } => class_at.push(u32::MAX),
-                        Leaves::Vectors { leaf_at, .. } => leaf_at.push(u32::MAX),
+                        Leaves::InF64(leaves) => leaves.leaf_at.push(u32::MAX),
+                        Leaves::InF32(leaves) => leaves.leaf_at.push(u32::MAX),
                     }
                     // The right subtree is laid out after the whole left one: push it first.
                     stack.push((right, depth + 1, Some(position)));
@@ -216,10 +238,8 @@ impl CompiledEnsemble {
                         Leaves::OneHot { class_at } => {
                             class_at.push(to_u32(one_hot_class(leaf).unwrap_or_default()));
                         }
-                        Leaves::Vectors { leaf_at, values } => {
-                            leaf_at.push(to_u32(values.len() / self.n_outputs));
-                            values.extend_from_slice(leaf);
-                        }
+                        Leaves::InF64(leaves) => leaves.push(leaf, self.n_outputs),
+                        Leaves::InF32(leaves) => leaves.push(leaf, self.n_outputs),
                     }
                 }
             }
@@ -270,21 +290,8 @@ impl CompiledEnsemble {
                 });
                 votes.into_iter().map(f64::from).collect()
             }
-            Leaves::Vectors { leaf_at, values } => {
-                // Floating-point sums depend on their order: add the leaves in tree order.
-                let mut leaf_of_tree = vec![0_u32; self.roots.len()];
-                self.for_each_group_of_row(row, |group, positions| {
-                    for (tree, &position) in group.iter().zip(positions) {
-                        leaf_of_tree[tree.tree as usize] = leaf_at[position as usize];
-                    }
-                });
-                let mut sums = vec![-0.0; self.n_outputs];
-                match self.score_type {
-                    NumberType::F64 => add_leaves::<InF64>(&mut sums, values, &leaf_of_tree),
-                    NumberType::F32 => add_leaves::<InF32>(&mut sums, values, &leaf_of_tree),
-                }
-                sums
-            }
+            Leaves::InF64(leaves) => self.leaf_sums(leaves, row),
+            Leaves::InF32(leaves) => self.leaf_sums(leaves, row),
         };
         self.aggregate(&mut scores);
         Ok(scores)
@@ -296,21 +303,39 @@ impl CompiledEnsemble {
         transform(scores, self.post_transform);
     }
 
-    /// Walks `row` down every tree, in groups of up to LANES trees of about the same depth, and
-    /// calls `visit(group, final positions)` for each group.
+    /// One row's leaf values summed per output, in tree order (floating-point sums depend on
+    /// their order) and in the score type `S`.
+    fn leaf_sums<S: Score>(&self, leaves: &LeafValues<S>, row: &[f64]) -> Vec<f64> {
+        let mut leaf_of_tree = vec![0_u32; self.roots.len()];
+        self.for_each_group_of_row(row, |group, positions| {
+            for (tree, &position) in group.iter().zip(positions) {
+                leaf_of_tree[tree.tree as usize] = leaves.leaf_at[position as usize];
+            }
+        });
+        let mut sums = vec![S::NO_VALUE; self.n_outputs];
+        add_leaves(&mut sums, &leaves.values, &leaf_of_tree);
+        sums.into_iter().map(S::into).collect()
+    }
+
+    /// Walks `row` down every tree, in groups of up to TREE_LANES trees of about the same depth,
+    /// and calls `visit(group, final positions)` for each group.
     ///
-    /// Lanes run over trees: the trees of a group walk the row at once.
+    /// Lanes run over trees: the trees of a group walk the row at once, `depth` steps each (a
+    /// leaf loops on itself), with no branch but the loop's.
     #[inline(always)]
     fn for_each_group_of_row(&self, row: &[f64], mut visit: impl FnMut(&[TreeRoot], &[u32])) {
-        let rows = [row; LANES];
-        for group in self.roots_by_depth.chunks(LANES) {
+        for group in self.roots_by_depth.chunks(TREE_LANES) {
             let depth = group.last().map_or(0, |tree| tree.depth);
             // A short last group repeats its first tree in the spare lanes; their leaves are dropped.
-            let mut positions = [group[0].root; LANES];
+            let mut positions = [group[0].root; TREE_LANES];
             for (position, tree) in positions.iter_mut().zip(group) {
                 *position = tree.root;
             }
-            let positions = self.walk(positions, &rows, depth);
+            for _ in 0..depth {
+                for position in &mut positions {
+                    *position = self.step(*position, |feature| row[feature]);
+                }
+            }
             visit(group, &positions[..group.len()]);
         }
     }
@@ -352,8 +377,8 @@ impl CompiledEnsemble {
         if n_threads == 1 {
             self.fill_scores(flat, &mut table, &mut class_indices);
         } else {
-            // Whole blocks of LANES rows per thread, so every thread runs full interleaved walks.
-            let rows_per_thread = rows.nrows().div_ceil(n_threads).next_multiple_of(LANES);
+            // Whole groups of ROW_LANES rows per thread, so every thread runs full interleaved walks.
+            let rows_per_thread = rows.nrows().div_ceil(n_threads).next_multiple_of(ROW_LANES);
             let index_chunk = if classify {
                 rows_per_thread
             } else {
@@ -377,34 +402,31 @@ impl CompiledEnsemble {
     /// entry overwritten), and each row's class into `class_indices` unless it is empty.
     fn fill_scores(&self, rows: &[f64], table: &mut [f64], class_indices: &mut [usize]) {
         let n_outputs = self.n_outputs;
+        let block_rows = block_rows(self.n_features);
         match &self.leaves {
             Leaves::OneHot { class_at } => {
                 let votes = Votes {
                     class_at,
-                    counts: vec![0; LANES * n_outputs],
+                    counts: vec![0; block_rows * n_outputs],
                     n_outputs,
                 };
-                self.fill_blocks(rows, table, votes);
+                self.fill_blocks(rows, table, block_rows, votes);
             }
-            Leaves::Vectors { leaf_at, values } => {
-                // Sums start at -0.0, which adds nothing, so unscored outputs stay -0.0.
-                table.fill(-0.0);
-                match self.score_type {
-                    NumberType::F64 => {
-                        self.fill_blocks(
-                            rows,
-                            table,
-                            Sums::<InF64>::new(leaf_at, values, n_outputs),
-                        );
-                    }
-                    NumberType::F32 => {
-                        self.fill_blocks(
-                            rows,
-                            table,
-                            Sums::<InF32>::new(leaf_at, values, n_outputs),
-                        );
-                    }
-                }
+            Leaves::InF64(leaves) => {
+                self.fill_blocks(
+                    rows,
+                    table,
+                    block_rows,
+                    Sums::new(leaves, block_rows, n_outputs),
+                );
+            }
+            Leaves::InF32(leaves) => {
+                self.fill_blocks(
+                    rows,
+                    table,
+                    block_rows,
+                    Sums::new(leaves, block_rows, n_outputs),
+                );
             }
         }
         for (row_idx, row_scores) in table.chunks_exact_mut(n_outputs).enumerate() {
@@ -416,28 +438,38 @@ impl CompiledEnsemble {
         }
     }
 
-    /// Walks every tree for blocks of LANES rows, adding the leaves each row reaches into its
-    /// row of `table` through `leaves`.
+    /// Walks every tree for blocks of `block_rows` rows, adding the leaves each row reaches
+    /// through `leaves`, which writes the block's rows of `table` when the block is done.
     ///
-    /// Lanes run over rows: each tree walks up to LANES rows at once while it is hot in cache.
-    /// Each kind of leaves gets its own copy of the walk, compiled on its own.
+    /// A block's rows are regrouped feature by feature in groups of ROW_LANES rows (a row's
+    /// feature is then one fixed offset from its group's, whatever the lane), and each tree walks
+    /// all of the block's groups, up to ROW_LANES rows at once, while it is hot in cache. Leaves
+    /// are added tree after tree, in tree order. Each kind of leaves gets its own copy of the
+    /// walk, compiled on its own.
     #[inline(never)]
-    fn fill_blocks(&self, rows: &[f64], table: &mut [f64], mut leaves: impl BlockLeaves) {
+    fn fill_blocks(
+        &self,
+        rows: &[f64],
+        table: &mut [f64],
+        block_rows: usize,
+        mut leaves: impl BlockLeaves,
+    ) {
         let width = self.n_features;
+        let mut groups: Vec<[f64; ROW_LANES]> = Vec::with_capacity(block_rows / ROW_LANES * width);
         for (block, block_table) in rows
-            .chunks(width * LANES)
-            .zip(table.chunks_mut(self.n_outputs * LANES))
+            .chunks(width * block_rows)
+            .zip(table.chunks_mut(self.n_outputs * block_rows))
         {
-            // A short last block repeats its first row in the spare lanes; their leaves are dropped.
-            let mut block_rows: [&[f64]; LANES] = [&block[..width]; LANES];
-            for (slot, row) in block_rows.iter_mut().zip(block.chunks_exact(width)) {
-                *slot = row;
-            }
             let n_rows = block.len() / width;
+            regroup(block, width, &mut groups);
             for tree in &self.roots {
-                let positions = self.walk([tree.root; LANES], &block_rows, tree.depth);
-                for (lane, &position) in positions[..n_rows].iter().enumerate() {
-                    leaves.add(block_table, lane, position);
+                for (group_idx, group) in groups.chunks_exact(width).enumerate() {
+                    let positions = self.walk_group(tree, group);
+                    let first_row = group_idx * ROW_LANES;
+                    let n_lanes = (n_rows - first_row).min(ROW_LANES);
+                    for (lane, &position) in positions[..n_lanes].iter().enumerate() {
+                        leaves.add(first_row + lane, position);
+                    }
                 }
             }
             leaves.finish(block_table);
@@ -456,89 +488,129 @@ impl CompiledEnsemble {
         );
     }
 
-    /// Walks LANES independent (position, row) pairs `depth` steps each.
+    /// Walks the ROW_LANES rows of a regrouped `group` (`group[feature][lane]`) down `tree`,
+    /// `depth` steps each, and returns where each row ends.
     ///
     /// The lane count is fixed so the inner loop unrolls and the positions stay in registers:
-    /// eight independent load chains overlap instead of waiting on each other.
+    /// independent load chains overlap instead of waiting on each other.
     #[inline(always)]
-    fn walk(
-        &self,
-        mut positions: [u32; LANES],
-        rows: &[&[f64]; LANES],
-        depth: u32,
-    ) -> [u32; LANES] {
-        for _ in 0..depth {
-            for lane in 0..LANES {
-                positions[lane] = self.step(positions[lane], rows[lane]);
+    fn walk_group(&self, tree: &TreeRoot, group: &[[f64; ROW_LANES]]) -> [u32; ROW_LANES] {
+        let mut positions = [tree.root; ROW_LANES];
+        for _ in 0..tree.depth {
+            for (lane, position) in positions.iter_mut().enumerate() {
+                *position = self.step(*position, |feature| group[feature][lane]);
             }
         }
         positions
     }
 
-    /// Takes one step of a walk: left child (next step) when `row[feature] <= threshold`.
+    /// Takes one step of a walk: left child (next step) when `value_of(feature) <= threshold`.
     ///
     /// Which way a row goes is a coin toss the branch predictor loses half the time, so this asks
     /// for a conditional move rather than a branch: the step then costs the same every time and
     /// the interleaved walks overlap. A leaf's NaN threshold always goes "right", to itself.
     #[inline(always)]
-    fn step(&self, position: u32, row: &[f64]) -> u32 {
+    fn step(&self, position: u32, value_of: impl Fn(usize) -> f64) -> u32 {
         let step = self.steps[position as usize];
-        let go_left = row[step.feature as usize] <= step.threshold;
+        let go_left = value_of(step.feature as usize) <= step.threshold;
         std::hint::select_unpredictable(go_left, position + 1, step.right)
     }
 }
 
-/// How leaf values are added: the compiled walks are built once per score type, so an `f64`
-/// ensemble pays nothing for `f32` rounding.
-trait Adder {
-    /// `sum + value` in the score type.
-    fn add(sum: f64, value: f64) -> f64;
+/// How many rows a batch block holds for rows of `width` features: about BLOCK_BYTES of them,
+/// in whole groups of ROW_LANES, at most MAX_BLOCK_ROWS.
+fn block_rows(width: usize) -> usize {
+    (BLOCK_BYTES / (width * size_of::<f64>())).clamp(ROW_LANES, MAX_BLOCK_ROWS) / ROW_LANES
+        * ROW_LANES
 }
 
-/// Scores in `f64`.
-struct InF64;
-
-impl Adder for InF64 {
-    #[inline(always)]
-    fn add(sum: f64, value: f64) -> f64 {
-        sum + value
+/// Regroups a block of row-major rows of `width` features into `groups`: one
+/// `[f64; ROW_LANES]` per feature for each group of ROW_LANES rows, so that `groups[group *
+/// width + feature][lane]` is that feature of row `group * ROW_LANES + lane`. A short last group
+/// repeats its first row in the spare lanes (finite values, whose leaves are dropped).
+fn regroup(block: &[f64], width: usize, groups: &mut Vec<[f64; ROW_LANES]>) {
+    groups.clear();
+    for group_rows in block.chunks(width * ROW_LANES) {
+        let start = groups.len();
+        groups.resize(start + width, [0.0; ROW_LANES]);
+        let group = &mut groups[start..];
+        let n_rows = group_rows.len() / width;
+        for lane in 0..ROW_LANES {
+            let row_idx = if lane < n_rows { lane } else { 0 };
+            let row = &group_rows[row_idx * width..][..width];
+            for (by_lane, &value) in group.iter_mut().zip(row) {
+                by_lane[lane] = value;
+            }
+        }
     }
 }
 
-/// Scores in `f32`: both operands are `f32` values, so rounding their `f64` sum to `f32` gives
-/// the `f32` sum (`f64` has more than twice the precision, so the double rounding is harmless).
-struct InF32;
+/// A score type: leaf values are stored and added in it, so an `f32` ensemble adds in `f32`
+/// (the sums [`EnsembleSpec::reference_scores`] makes by rounding each `f64` sum of two `f32`
+/// values, as `f64` has more than twice the precision) and an `f64` one pays nothing for it.
+trait Score: Copy + std::ops::Add<Output = Self> + Into<f64> {
+    /// What a sum starts from: `-0.0`, which adds nothing, so unscored outputs stay `-0.0`.
+    const NO_VALUE: Self;
+    /// A checked leaf value (exactly representable in the score type).
+    fn from_checked(value: f64) -> Self;
+}
 
-impl Adder for InF32 {
-    #[inline(always)]
-    fn add(sum: f64, value: f64) -> f64 {
-        NumberType::F32.round(sum + value)
+impl Score for f64 {
+    const NO_VALUE: f64 = -0.0;
+    fn from_checked(value: f64) -> f64 {
+        value
+    }
+}
+
+impl Score for f32 {
+    const NO_VALUE: f32 = -0.0;
+    fn from_checked(value: f64) -> f32 {
+        // Exact: compile checked that every leaf value of an f32 ensemble is an f32 value.
+        value as f32
+    }
+}
+
+impl<S: Score> LeafValues<S> {
+    fn with_capacity(n_nodes: usize, n_leaf_values: usize) -> Self {
+        LeafValues {
+            leaf_at: Vec::with_capacity(n_nodes),
+            values: Vec::with_capacity(n_leaf_values),
+        }
+    }
+
+    /// Appends a leaf of `n_outputs` checked values at the next step position.
+    fn push(&mut self, leaf: &[f64], n_outputs: usize) {
+        self.leaf_at.push(to_u32(self.values.len() / n_outputs));
+        self.values
+            .extend(leaf.iter().map(|&value| S::from_checked(value)));
     }
 }
 
 /// Adds the values of leaf number `leaf` to `scores` (`n_outputs` of them).
 #[inline(always)]
-fn add_leaf<A: Adder>(scores: &mut [f64], values: &[f64], leaf: u32, n_outputs: usize) {
+fn add_leaf<S: Score>(scores: &mut [S], values: &[S], leaf: u32, n_outputs: usize) {
     let leaf_values = &values[leaf as usize * n_outputs..][..n_outputs];
     for (score, value) in scores.iter_mut().zip(leaf_values) {
-        *score = A::add(*score, *value);
+        *score = *score + *value;
     }
 }
 
 /// Adds the values of each leaf of `leaves`, in order, to `scores`. Kept out of line: inlined
 /// twice (once per score type) into the single-row walk, it cost that walk instructions (callgrind).
 #[inline(never)]
-fn add_leaves<A: Adder>(scores: &mut [f64], values: &[f64], leaves: &[u32]) {
+fn add_leaves<S: Score>(scores: &mut [S], values: &[S], leaves: &[u32]) {
     for &leaf in leaves {
-        add_leaf::<A>(scores, values, leaf, scores.len());
+        add_leaf(scores, values, leaf, scores.len());
     }
 }
 
-/// How the leaves reached by a block of rows are added into the block's rows of the table.
+/// How the leaves reached by the rows of a block are added up, and written into the block's rows
+/// of the table when every tree has been walked.
 trait BlockLeaves {
-    /// Adds the leaf at `position` into row `lane` of `block_table`.
-    fn add(&mut self, block_table: &mut [f64], lane: usize, position: u32);
-    /// Called once every tree has been walked for the block.
+    /// Adds the leaf at `position` to row `row` of the block.
+    fn add(&mut self, row: usize, position: u32);
+    /// Writes the block's scores into `block_table` (`rows x n_outputs`, every entry) and starts
+    /// the next block from nothing.
     fn finish(&mut self, block_table: &mut [f64]);
 }
 
@@ -551,8 +623,8 @@ struct Votes<'a> {
 
 impl BlockLeaves for Votes<'_> {
     #[inline(always)]
-    fn add(&mut self, _block_table: &mut [f64], lane: usize, position: u32) {
-        self.counts[lane * self.n_outputs + self.class_at[position as usize] as usize] += 1;
+    fn add(&mut self, row: usize, position: u32) {
+        self.counts[row * self.n_outputs + self.class_at[position as usize] as usize] += 1;
     }
 
     fn finish(&mut self, block_table: &mut [f64]) {
@@ -562,38 +634,40 @@ impl BlockLeaves for Votes<'_> {
     }
 }
 
-/// Vector leaves: values added straight into the table, in the score type `A`.
-struct Sums<'a, A> {
-    leaf_at: &'a [u32],
-    values: &'a [f64],
+/// Vector leaves: values added in the score type `S`, written out when the block is done.
+struct Sums<'a, S> {
+    leaves: &'a LeafValues<S>,
+    sums: Vec<S>,
     n_outputs: usize,
-    adder: std::marker::PhantomData<A>,
 }
 
-impl<'a, A> Sums<'a, A> {
-    fn new(leaf_at: &'a [u32], values: &'a [f64], n_outputs: usize) -> Self {
+impl<'a, S: Score> Sums<'a, S> {
+    fn new(leaves: &'a LeafValues<S>, block_rows: usize, n_outputs: usize) -> Self {
         Sums {
-            leaf_at,
-            values,
+            leaves,
+            sums: vec![S::NO_VALUE; block_rows * n_outputs],
             n_outputs,
-            adder: std::marker::PhantomData,
         }
     }
 }
 
-impl<A: Adder> BlockLeaves for Sums<'_, A> {
+impl<S: Score> BlockLeaves for Sums<'_, S> {
     #[inline(always)]
-    fn add(&mut self, block_table: &mut [f64], lane: usize, position: u32) {
-        let row_scores = &mut block_table[lane * self.n_outputs..][..self.n_outputs];
-        add_leaf::<A>(
-            row_scores,
-            self.values,
-            self.leaf_at[position as usize],
+    fn add(&mut self, row: usize, position: u32) {
+        let row_sums = &mut self.sums[row * self.n_outputs..][..self.n_outputs];
+        add_leaf(
+            row_sums,
+            &self.leaves.values,
+            self.leaves.leaf_at[position as usize],
             self.n_outputs,
         );
     }
 
-    fn finish(&mut self, _block_table: &mut [f64]) {}
+    fn finish(&mut self, block_table: &mut [f64]) {
+        for (score, sum) in block_table.iter_mut().zip(&mut self.sums) {
+            *score = std::mem::replace(sum, S::NO_VALUE).into();
+        }
+    }
 }
 
 /// The `f64` threshold `t` such that `value <= t` sends a finite `value` exactly where the
@@ -1319,15 +1393,16 @@ mod tests {
             bits(&ensemble.scores_batch(transposed.t(), 1, false).unwrap().0),
             bits(&table)
         );
-        // So does a batch split over threads, classes included.
-        let big = ndarray::Array2::from_shape_fn((3000, 2), |(row, col)| {
+        // So does a batch split over threads, classes included; its blocks end in a short
+        // group of rows.
+        let big = ndarray::Array2::from_shape_fn((3003, 2), |(row, col)| {
             ((row * 7 + col * 3) as f64 * 0.13).sin()
         });
         let (split_table, split_classes) = ensemble.scores_batch(big.view(), 3, true).unwrap();
         let (one_table, one_classes) = ensemble.scores_batch(big.view(), 1, true).unwrap();
         assert_eq!(bits(&split_table), bits(&one_table));
         assert_eq!(split_classes, one_classes);
-        for row_idx in [0, 1023, 1024, 2999] {
+        for row_idx in [0, 1023, 1024, 3002] {
             let row = big.row(row_idx).to_vec();
             assert_eq!(
                 bits(&split_table[row_idx * 3..][..3]),
@@ -1369,7 +1444,7 @@ mod tests {
             spec.post_transform = post_transform;
             spec.base_values = vec![0.25, -0.5, 0.0];
             let ensemble = compile(&spec).unwrap();
-            assert!(matches!(ensemble.leaves, Leaves::Vectors { .. }));
+            assert!(matches!(ensemble.leaves, Leaves::InF64(_)));
             check_against_reference(&spec);
         }
     }
@@ -1459,7 +1534,7 @@ mod tests {
             leaf(2),
         ]]);
         let ensemble = compile(&spec).unwrap();
-        assert!(matches!(ensemble.leaves, Leaves::Vectors { .. }));
+        assert!(matches!(ensemble.leaves, Leaves::InF64(_)));
         spec.base_values = vec![-0.0; 3];
         let ensemble = compile(&spec).unwrap();
         assert_eq!(
