@@ -590,8 +590,8 @@ impl<S: Score> LeafValues<S> {
 
 /// Adds the values of leaf number `leaf` to `scores` (`n_outputs` of them).
 #[inline(always)]
-fn add_leaf<S: Score>(scores: &mut [S], values: &[S], leaf: u32, n_outputs: usize) {
-    let leaf_values = &values[leaf as usize * n_outputs..][..n_outputs];
+fn add_leaf<S: Score>(scores: &mut [S], values: &[S], leaf: usize, n_outputs: usize) {
+    let leaf_values = &values[leaf * n_outputs..][..n_outputs];
     for (score, value) in scores.iter_mut().zip(leaf_values) {
         *score = *score + *value;
     }
@@ -611,7 +611,7 @@ fn add_leaves<S: Score>(scores: &mut [S], values: &[S], leaves: &[u32]) {
         return;
     }
     for &leaf in leaves {
-        add_leaf(scores, values, leaf, scores.len());
+        add_leaf(scores, values, leaf as usize, scores.len());
     }
 }
 
@@ -665,13 +665,14 @@ impl<'a, S: Score> Sums<'a, S> {
 impl<S: Score> BlockLeaves for Sums<'_, S> {
     #[inline(always)]
     fn add(&mut self, row: usize, position: u32) {
+        let leaf = self.leaves.leaf_at[position as usize] as usize;
+        if self.n_outputs == 1 {
+            // One value a leaf (regressors, binary classifiers): no slices, no loop.
+            self.sums[row] = self.sums[row] + self.leaves.values[leaf];
+            return;
+        }
         let row_sums = &mut self.sums[row * self.n_outputs..][..self.n_outputs];
-        add_leaf(
-            row_sums,
-            &self.leaves.values,
-            self.leaves.leaf_at[position as usize],
-            self.n_outputs,
-        );
+        add_leaf(row_sums, &self.leaves.values, leaf, self.n_outputs);
     }
 
     fn finish(&mut self, block_table: &mut [f64]) {
@@ -1379,7 +1380,10 @@ mod tests {
         let rows = probing_rows(spec);
         let flat: Vec<f64> = rows.iter().flatten().copied().collect();
         let batch = ndarray::Array2::from_shape_vec((rows.len(), 2), flat).unwrap();
-        let (table, classes) = ensemble.scores_batch(batch.view(), 1, true).unwrap();
+        // One output (a binary score) has no per-class index: the predictor derives its class.
+        let per_class = spec.n_outputs > 1;
+        let n = spec.n_outputs;
+        let (table, classes) = ensemble.scores_batch(batch.view(), 1, per_class).unwrap();
         for (row_idx, row) in rows.iter().enumerate() {
             let expected = spec.reference_scores(row).unwrap();
             assert_eq!(
@@ -1388,15 +1392,17 @@ mod tests {
                 "row {row_idx}: {row:?}"
             );
             assert_eq!(
-                bits(&table[row_idx * 3..][..3]),
+                bits(&table[row_idx * n..][..n]),
                 bits(&expected),
                 "batch row {row_idx}"
             );
-            assert_eq!(
-                Some(classes[row_idx]),
-                spec.reference_class_index(row),
-                "class of row {row_idx}"
-            );
+            if per_class {
+                assert_eq!(
+                    Some(classes[row_idx]),
+                    spec.reference_class_index(row),
+                    "class of row {row_idx}"
+                );
+            }
         }
         // A column-major view gives the same table.
         let transposed = batch.t().to_owned();
@@ -1409,20 +1415,22 @@ mod tests {
         let big = ndarray::Array2::from_shape_fn((3003, 2), |(row, col)| {
             ((row * 7 + col * 3) as f64 * 0.13).sin()
         });
-        let (split_table, split_classes) = ensemble.scores_batch(big.view(), 3, true).unwrap();
-        let (one_table, one_classes) = ensemble.scores_batch(big.view(), 1, true).unwrap();
+        let (split_table, split_classes) = ensemble.scores_batch(big.view(), 3, per_class).unwrap();
+        let (one_table, one_classes) = ensemble.scores_batch(big.view(), 1, per_class).unwrap();
         assert_eq!(bits(&split_table), bits(&one_table));
         assert_eq!(split_classes, one_classes);
         for row_idx in [0, 1023, 1024, 3002] {
             let row = big.row(row_idx).to_vec();
             assert_eq!(
-                bits(&split_table[row_idx * 3..][..3]),
+                bits(&split_table[row_idx * n..][..n]),
                 bits(&spec.reference_scores(&row).unwrap())
             );
-            assert_eq!(
-                Some(split_classes[row_idx]),
-                spec.reference_class_index(&row)
-            );
+            if per_class {
+                assert_eq!(
+                    Some(split_classes[row_idx]),
+                    spec.reference_class_index(&row)
+                );
+            }
         }
     }
 
@@ -1485,6 +1493,27 @@ mod tests {
             spec.base_values = vec![-0.0; 3];
             check_against_reference(&spec);
             spec.base_values = vec![0.125, -0.0, 0.0];
+            check_against_reference(&spec);
+        }
+    }
+
+    #[test]
+    fn one_output_sums_match_the_reference_walk() {
+        // A binary classifier's one score or a regressor's value, in both score types: the
+        // walks add one value a leaf on paths of their own.
+        let value =
+            |next: &mut dyn FnMut() -> u64| vec![f64::from((next() % 2000) as f32 / 1000.0 - 1.0)];
+        for (score_type, aggregation, post_transform) in [
+            (NumberType::F32, Aggregation::Average, PostTransform::None),
+            (NumberType::F32, Aggregation::Sum, PostTransform::Logistic),
+            (NumberType::F64, Aggregation::Sum, PostTransform::None),
+        ] {
+            let mut spec = random_ensemble(23, 13, &value);
+            spec.n_outputs = 1;
+            spec.base_values = vec![0.5];
+            spec.score_type = score_type;
+            spec.aggregation = aggregation;
+            spec.post_transform = post_transform;
             check_against_reference(&spec);
         }
     }
