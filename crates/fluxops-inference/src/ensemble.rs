@@ -71,6 +71,10 @@ const BLOCK_BYTES: usize = 16 * 1024;
 /// The most rows in a block, however narrow they are.
 const MAX_BLOCK_ROWS: usize = 256;
 
+/// Up to this many trees or outputs, a single row's working space (a leaf per tree, a sum or a
+/// vote count per output) is an array on the stack instead of an allocation.
+const STACK_SCRATCH: usize = 128;
+
 /// Rows per thread below which a batch is not split: smaller ones finish before a thread would
 /// start.
 pub(crate) const PARALLEL_MIN_ROWS: usize = 1024;
@@ -278,25 +282,32 @@ impl CompiledEnsemble {
         }
     }
 
-    /// The ensemble's scores for one row before the post-transform (leaves summed, aggregated,
-    /// base values added), after checking the row.
-    pub(crate) fn untransformed_scores(&self, row: &[f64]) -> Result<Vec<f64>, InputError> {
+    /// Writes the ensemble's scores for one row before the post-transform (leaves summed,
+    /// aggregated, base values added) into `scores`, replacing what it held, after checking the
+    /// row. `scores` is the only allocation: the caller chooses its capacity.
+    pub(crate) fn untransformed_scores(
+        &self,
+        row: &[f64],
+        scores: &mut Vec<f64>,
+    ) -> Result<(), InputError> {
         self.check_row(row, None)?;
-        let mut scores = match &self.leaves {
+        scores.clear();
+        match &self.leaves {
             Leaves::OneHot { class_at } => {
-                let mut votes = vec![0_u32; self.n_outputs];
+                let (mut on_stack, mut on_heap) = ([0_u32; STACK_SCRATCH], Vec::new());
+                let votes = scratch(self.n_outputs, &mut on_stack, &mut on_heap);
                 self.for_each_group_of_row(row, |_, positions| {
                     for &position in positions {
                         votes[class_at[position as usize] as usize] += 1;
                     }
                 });
-                votes.into_iter().map(f64::from).collect()
+                scores.extend(votes.iter().map(|&count| f64::from(count)));
             }
-            Leaves::InF64(leaves) => self.leaf_sums(leaves, row),
-            Leaves::InF32(leaves) => self.leaf_sums(leaves, row),
-        };
-        self.aggregate(&mut scores);
-        Ok(scores)
+            Leaves::InF64(leaves) => self.leaf_sums(leaves, row, scores),
+            Leaves::InF32(leaves) => self.leaf_sums(leaves, row, scores),
+        }
+        self.aggregate(scores);
+        Ok(())
     }
 
     /// Applies the post-transform to one row's scores.
@@ -305,18 +316,20 @@ impl CompiledEnsemble {
         transform(scores, self.post_transform);
     }
 
-    /// One row's leaf values summed per output, in tree order (floating-point sums depend on
-    /// their order) and in the score type `S`.
-    fn leaf_sums<S: Score>(&self, leaves: &LeafValues<S>, row: &[f64]) -> Vec<f64> {
-        let mut leaf_of_tree = vec![0_u32; self.roots.len()];
+    /// Appends one row's leaf values summed per output to `scores`, added in tree order
+    /// (floating-point sums depend on their order) and in the score type `S`.
+    fn leaf_sums<S: Score>(&self, leaves: &LeafValues<S>, row: &[f64], scores: &mut Vec<f64>) {
+        let (mut on_stack, mut on_heap) = ([0_u32; STACK_SCRATCH], Vec::new());
+        let leaf_of_tree = scratch(self.roots.len(), &mut on_stack, &mut on_heap);
         self.for_each_group_of_row(row, |group, positions| {
             for (tree, &position) in group.iter().zip(positions) {
                 leaf_of_tree[tree.tree as usize] = leaves.leaf_at[position as usize];
             }
         });
-        let mut sums = vec![S::NO_VALUE; self.n_outputs];
-        add_leaves(&mut sums, &leaves.values, &leaf_of_tree);
-        sums.into_iter().map(S::into).collect()
+        let (mut on_stack, mut on_heap) = ([S::NO_VALUE; STACK_SCRATCH], Vec::new());
+        let sums = scratch(self.n_outputs, &mut on_stack, &mut on_heap);
+        add_leaves(sums, &leaves.values, leaf_of_tree);
+        scores.extend(sums.iter().map(|&sum| sum.into()));
     }
 
     /// Walks `row` down every tree, in groups of up to TREE_LANES trees of about the same depth,
@@ -516,6 +529,21 @@ impl CompiledEnsemble {
         let step = self.steps[position as usize];
         let go_left = value_of(step.feature as usize) <= step.threshold;
         std::hint::select_unpredictable(go_left, position + 1, step.right)
+    }
+}
+
+/// `len` entries of working space filled with `on_stack`'s values: the front of `on_stack` when
+/// it is long enough, else `on_heap`, filled with them.
+fn scratch<'a, T: Copy>(
+    len: usize,
+    on_stack: &'a mut [T; STACK_SCRATCH],
+    on_heap: &'a mut Vec<T>,
+) -> &'a mut [T] {
+    if len <= STACK_SCRATCH {
+        &mut on_stack[..len]
+    } else {
+        on_heap.resize(len, on_stack[0]);
+        on_heap
     }
 }
 
@@ -912,7 +940,8 @@ mod tests {
 
     /// The ensemble's output for one row, transformed.
     fn scores(ensemble: &CompiledEnsemble, row: &[f64]) -> Result<Vec<f64>, InputError> {
-        let mut scores = ensemble.untransformed_scores(row)?;
+        let mut scores = Vec::new();
+        ensemble.untransformed_scores(row, &mut scores)?;
         ensemble.transform(&mut scores);
         Ok(scores)
     }
@@ -1517,6 +1546,46 @@ mod tests {
             spec.aggregation = aggregation;
             spec.post_transform = post_transform;
             check_against_reference(&spec);
+        }
+    }
+
+    #[test]
+    fn more_trees_or_outputs_than_the_stack_holds_match_the_reference_walk() {
+        // A single row's working space (a leaf per tree, a sum or a count per output) is on the
+        // stack up to STACK_SCRATCH entries and on the heap beyond: both sides of the line.
+        for n in [STACK_SCRATCH, STACK_SCRATCH + 1] {
+            let weights = move |next: &mut dyn FnMut() -> u64| {
+                (0..n)
+                    .map(|_| f64::from((next() % 2000) as f32 / 1000.0 - 1.0))
+                    .collect()
+            };
+            let votes = move |next: &mut dyn FnMut() -> u64| {
+                let mut values = vec![0.0; n];
+                values[next() as usize % n] = 1.0;
+                values
+            };
+            let one_value =
+                |next: &mut dyn FnMut() -> u64| vec![f64::from((next() % 2000) as f32 / 1000.0)];
+            for (n_trees, n_outputs, leaf_values) in [
+                (
+                    3,
+                    n,
+                    &weights as &dyn Fn(&mut dyn FnMut() -> u64) -> Vec<f64>,
+                ),
+                (3, n, &votes),
+                (n, 1, &one_value),
+                (n, 3, &|next: &mut dyn FnMut() -> u64| {
+                    let mut values = vec![0.0; 3];
+                    values[(next() % 3) as usize] = 1.0;
+                    values
+                }),
+            ] {
+                let mut spec = random_ensemble(n_trees, 17, leaf_values);
+                spec.n_outputs = n_outputs;
+                spec.base_values = vec![0.0; n_outputs];
+                spec.score_type = NumberType::F32;
+                check_against_reference(&spec);
+            }
         }
     }
 

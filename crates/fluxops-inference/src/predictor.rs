@@ -157,7 +157,9 @@ impl Predictor {
 
     /// Predicts one row, after checking its length and that every value is finite.
     pub fn predict_one(&self, row: &[f64]) -> Result<Prediction<'_>, InputError> {
-        let mut scores = self.ensemble.untransformed_scores(row)?;
+        // The answer's one allocation, with room for a binary classifier's two probabilities.
+        let mut scores = Vec::with_capacity(self.ensemble.n_outputs().max(2));
+        self.ensemble.untransformed_scores(row, &mut scores)?;
         if let Task::Regressor {} = self.schema.task {
             self.ensemble.transform(&mut scores);
             return Ok(Prediction::Values(scores));
@@ -165,7 +167,9 @@ impl Predictor {
         let (class_index, probabilities) = if self.binary_score {
             self.ensemble.transform(&mut scores);
             let p = scores[0];
-            (binary_class_index(p), vec![1.0 - p, p])
+            scores.clear();
+            scores.extend([1.0 - p, p]);
+            (binary_class_index(p), scores)
         } else {
             let class_index = class_index(&scores);
             self.ensemble.transform(&mut scores);
