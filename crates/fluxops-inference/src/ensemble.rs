@@ -71,6 +71,10 @@ const BLOCK_BYTES: usize = 16 * 1024;
 /// The most rows in a block, however narrow they are.
 const MAX_BLOCK_ROWS: usize = 256;
 
+/// Up to this many features, a single row is walked from a copy indexed by a byte: the index
+/// is then in range by its type, and the walk's steps need no bounds check on the row.
+const NARROW_ROW: usize = 256;
+
 /// Up to this many trees or outputs, a single row's working space (a leaf per tree, a sum or a
 /// vote count per output) is an array on the stack instead of an allocation.
 const STACK_SCRATCH: usize = 128;
@@ -336,9 +340,28 @@ impl CompiledEnsemble {
     /// and calls `visit(group, final positions)` for each group.
     ///
     /// Lanes run over trees: the trees of a group walk the row at once, `depth` steps each (a
-    /// leaf loops on itself), with no branch but the loop's.
+    /// leaf loops on itself), with no branch but the loop's. A row of up to NARROW_ROW features
+    /// is walked from a copy that a feature's low byte indexes, which needs no bounds check.
     #[inline(always)]
-    fn for_each_group_of_row(&self, row: &[f64], mut visit: impl FnMut(&[TreeRoot], &[u32])) {
+    fn for_each_group_of_row(&self, row: &[f64], visit: impl FnMut(&[TreeRoot], &[u32])) {
+        if row.len() <= NARROW_ROW {
+            let mut narrow = [0.0; NARROW_ROW];
+            narrow[..row.len()].copy_from_slice(row);
+            // Exact: a checked feature index is below the row's length, so it fits in a byte.
+            self.walk_row_groups(|feature| narrow[usize::from(feature as u8)], visit);
+        } else {
+            self.walk_row_groups(|feature| row[feature as usize], visit);
+        }
+    }
+
+    /// The walk of [`CompiledEnsemble::for_each_group_of_row`], reading feature `f` of the row
+    /// as `value_of(f)`.
+    #[inline(always)]
+    fn walk_row_groups(
+        &self,
+        value_of: impl Fn(u32) -> f64,
+        mut visit: impl FnMut(&[TreeRoot], &[u32]),
+    ) {
         for group in self.roots_by_depth.chunks(TREE_LANES) {
             let depth = group.last().map_or(0, |tree| tree.depth);
             // A short last group repeats its first tree in the spare lanes; their leaves are dropped.
@@ -348,7 +371,7 @@ impl CompiledEnsemble {
             }
             for _ in 0..depth {
                 for position in &mut positions {
-                    *position = self.step(*position, |feature| row[feature]);
+                    *position = self.step(*position, &value_of);
                 }
             }
             visit(group, &positions[..group.len()]);
@@ -513,7 +536,7 @@ impl CompiledEnsemble {
         let mut positions = [tree.root; ROW_LANES];
         for _ in 0..tree.depth {
             for (lane, position) in positions.iter_mut().enumerate() {
-                *position = self.step(*position, |feature| group[feature][lane]);
+                *position = self.step(*position, |feature| group[feature as usize][lane]);
             }
         }
         positions
@@ -525,9 +548,9 @@ impl CompiledEnsemble {
     /// for a conditional move rather than a branch: the step then costs the same every time and
     /// the interleaved walks overlap. A leaf's NaN threshold always goes "right", to itself.
     #[inline(always)]
-    fn step(&self, position: u32, value_of: impl Fn(usize) -> f64) -> u32 {
+    fn step(&self, position: u32, value_of: impl Fn(u32) -> f64) -> u32 {
         let step = self.steps[position as usize];
-        let go_left = value_of(step.feature as usize) <= step.threshold;
+        let go_left = value_of(step.feature) <= step.threshold;
         std::hint::select_unpredictable(go_left, position + 1, step.right)
     }
 }
@@ -1585,6 +1608,40 @@ mod tests {
                 spec.base_values = vec![0.0; n_outputs];
                 spec.score_type = NumberType::F32;
                 check_against_reference(&spec);
+            }
+        }
+    }
+
+    #[test]
+    fn rows_wider_than_a_byte_indexes_match_the_reference_walk() {
+        // A single row of up to NARROW_ROW features is read by a feature's low byte; a wider one
+        // is read from the slice. Trees split on the last features, where a byte would wrap.
+        for n_features in [NARROW_ROW, NARROW_ROW + 1, NARROW_ROW + 2] {
+            let mut spec = ensemble_of(
+                (1..=3)
+                    .map(|from_end| {
+                        vec![
+                            NodeSpec::split(n_features - from_end, 0.5, 1, 2),
+                            NodeSpec::leaf(vec![1.0, 0.0, 0.0]),
+                            NodeSpec::split(0, 0.5, 3, 4),
+                            NodeSpec::leaf(vec![0.0, 1.0, 0.0]),
+                            NodeSpec::leaf(vec![0.0, 0.0, 1.0]),
+                        ]
+                    })
+                    .collect(),
+            );
+            spec.n_features = n_features;
+            let ensemble = compile(&spec).unwrap();
+            for (wide, narrow) in [(0.0, 1.0), (1.0, 0.0)] {
+                // Features past a byte's range differ from those a wrapped byte would read.
+                let row: Vec<f64> = (0..n_features)
+                    .map(|feature| if feature < NARROW_ROW { narrow } else { wide })
+                    .collect();
+                assert_eq!(
+                    bits(&scores(&ensemble, &row).unwrap()),
+                    bits(&spec.reference_scores(&row).unwrap()),
+                    "{n_features} features, {wide} past the first {NARROW_ROW}"
+                );
             }
         }
     }
